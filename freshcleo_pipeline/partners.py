@@ -1,0 +1,268 @@
+"""Trading partners: the model of partners.yaml, its loading and validation, and routing rules.
+
+Owns who each partner is (EDI identities, version, delimiters, character set), which FreshBooks clients or
+vendors belong to it, its Cleo folders and its policies. Does no network I/O; reads one YAML file.
+
+A customer partner receives our invoices (810) and remittances for its payments (820); a supplier partner
+receives our bills as purchase orders (850) and remittances for our bill payments (820).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from freshcleo_pipeline.documents import DocumentKind
+from freshcleo_pipeline.errors import PartnerConfigError
+
+_ISA_ID = re.compile(r"^[A-Z0-9 ]{1,15}$")
+_PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    SUPPLIER = "supplier"
+
+
+class ChangePolicy(StrEnum):
+    """What to do when a document already delivered changes in FreshBooks."""
+
+    IGNORE = "ignore"  # record the change, send nothing
+    REPLACE = "replace"  # send the new version as a replacement (BIG08 / BEG01 = 05)
+    CANCEL = "cancel"  # like replace, and send a cancellation (01) when the document is deleted
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Delimiters(_Model):
+    element: str = "*"
+    component: str = ">"
+    repetition: str = "^"
+    segment: str = "~"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Delimiters:
+        chars = [self.element, self.component, self.repetition, self.segment]
+        if any(len(c) != 1 for c in chars):
+            raise ValueError(f"each delimiter must be exactly one character, got {chars!r}")
+        if len(set(chars)) != 4:
+            raise ValueError(f"delimiters must be four different characters, got {chars!r}")
+        if any(c.isalnum() or c == " " for c in chars):
+            raise ValueError(f"delimiters cannot be letters, digits or space, got {chars!r}")
+        return self
+
+
+class EdiIdentity(_Model):
+    """How a party is known in the envelope: ISA05/06 (or 07/08) and GS02 (or GS03)."""
+
+    isa_qualifier: str = "ZZ"
+    isa_id: str
+    gs_id: str = ""
+
+    @field_validator("isa_qualifier")
+    @classmethod
+    def _qualifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[0-9A-Z]{2}", value):
+            raise ValueError(f"ISA qualifier must be two characters such as ZZ, 01, 12; got {value!r}")
+        return value
+
+    @field_validator("isa_id")
+    @classmethod
+    def _isa_id(cls, value: str) -> str:
+        if not _ISA_ID.match(value):
+            raise ValueError(f"ISA id must be 1-15 upper-case letters, digits or spaces; got {value!r}")
+        return value
+
+    @property
+    def group_id(self) -> str:
+        return self.gs_id or self.isa_id.strip()
+
+
+class Match(_Model):
+    """Which FreshBooks clients (for a customer) or vendors (for a supplier) belong to the partner."""
+
+    freshbooks_ids: tuple[str, ...] = ()
+    organizations: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+
+    @field_validator("freshbooks_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(str(v) for v in value)
+        return value
+
+
+class CleoFolders(_Model):
+    outbound: str
+    inbound: str
+    archive: str = ""
+
+
+class Company(_Model):
+    """Ourselves: the sender on every interchange."""
+
+    name: str
+    edi: EdiIdentity
+    street: str = ""
+    city: str = ""
+    province: str = ""
+    postal_code: str = ""
+    country: str = "US"
+    email: str = ""
+
+
+class TradingPartner(_Model):
+    id: str
+    name: str
+    role: Role
+    edi: EdiIdentity
+    x12_version: Literal["004010", "005010"] = "004010"
+    usage: Literal["T", "P"] = "T"  # ISA15: test or production data
+    charset: Literal["basic", "extended"] = "basic"
+    delimiters: Delimiters = Delimiters()
+    documents: tuple[DocumentKind, ...] = ()
+    match: Match = Match()
+    cleo: CleoFolders
+    on_change: ChangePolicy = ChangePolicy.REPLACE
+    ack_window_hours: int = Field(24, ge=1, le=24 * 14)
+    enabled: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _PARTNER_ID.match(value):
+            raise ValueError(f"partner id must be lower-case letters, digits and dashes (max 40); got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _documents_fit_role(self) -> TradingPartner:
+        allowed = ALLOWED_DOCUMENTS[self.role]
+        wrong = [d.value for d in self.documents if d not in allowed]
+        if wrong:
+            raise ValueError(f"a {self.role.value} partner cannot receive {wrong}; allowed: "
+                             f"{sorted(d.value for d in allowed)}")
+        return self
+
+    @property
+    def sends(self) -> frozenset[DocumentKind]:
+        return frozenset(self.documents or ALLOWED_DOCUMENTS[self.role])
+
+
+ALLOWED_DOCUMENTS: dict[Role, frozenset[DocumentKind]] = {
+    Role.CUSTOMER: frozenset({DocumentKind.INVOICE, DocumentKind.PAYMENT}),
+    Role.SUPPLIER: frozenset({DocumentKind.BILL, DocumentKind.BILL_PAYMENT}),
+}
+
+
+class PartnerDirectory(_Model):
+    company: Company
+    partners: tuple[TradingPartner, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> PartnerDirectory:
+        seen: dict[str, str] = {}
+        for partner in self.partners:
+            if partner.id in seen:
+                raise ValueError(f"partner id {partner.id!r} appears twice")
+            seen[partner.id] = partner.id
+            key = f"{partner.edi.isa_qualifier}:{partner.edi.isa_id}"
+            if key == f"{self.company.edi.isa_qualifier}:{self.company.edi.isa_id}":
+                raise ValueError(f"partner {partner.id!r} has our own ISA id {partner.edi.isa_id!r}")
+        folders: dict[str, str] = {}
+        for partner in self.partners:
+            for folder in (partner.cleo.outbound, partner.cleo.inbound):
+                if folder in folders and folders[folder] != partner.id:
+                    raise ValueError(f"Cleo folder {folder!r} is used by both {folders[folder]!r} and "
+                                     f"{partner.id!r}")
+                folders[folder] = partner.id
+        return self
+
+    def get(self, partner_id: str) -> TradingPartner:
+        for partner in self.partners:
+            if partner.id == partner_id:
+                return partner
+        raise PartnerConfigError("partner", partner_id, f"one of {[p.id for p in self.partners]}")
+
+    def route(
+        self,
+        kind: DocumentKind,
+        *,
+        source_id: str,
+        organization: str = "",
+        email: str = "",
+    ) -> TradingPartner | None:
+        """The enabled partner that receives this kind of document for this FreshBooks client or vendor."""
+        org = _norm(organization)
+        mail = email.strip().lower()
+        for partner in self.partners:
+            if not partner.enabled or kind not in partner.sends:
+                continue
+            m = partner.match
+            if (source_id and source_id in m.freshbooks_ids) or (org and org in {_norm(o) for o in
+                                                                                   m.organizations}) or (
+                mail and mail in {e.lower() for e in m.emails}
+            ):
+                return partner
+        return None
+
+    def by_folder(self, folder: str) -> TradingPartner | None:
+        for partner in self.partners:
+            if folder in (partner.cleo.inbound, partner.cleo.outbound):
+                return partner
+        return None
+
+    def by_isa(self, qualifier: str, isa_id: str) -> TradingPartner | None:
+        for partner in self.partners:
+            if partner.edi.isa_qualifier == qualifier and partner.edi.isa_id.strip() == isa_id.strip():
+                return partner
+        return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def load_partners(path: Path) -> PartnerDirectory:
+    """Load and validate partners.yaml; errors name the file, the partner and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PartnerConfigError("partners file", str(path), f"a readable YAML file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise PartnerConfigError(f"{path}", "<unparseable>", f"valid YAML ({exc})") from None
+    return parse_partners(raw, source=str(path))
+
+
+def parse_partners(raw: Any, source: str = "partners.yaml") -> PartnerDirectory:
+    if not isinstance(raw, dict):
+        raise PartnerConfigError(source, type(raw).__name__, "a mapping with 'company' and 'partners'")
+    try:
+        return PartnerDirectory.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = list(err["loc"])
+        where = _describe_location(raw, loc)
+        raise PartnerConfigError(f"{source}: {where}", err.get("input"), err["msg"]) from None
+
+
+def _describe_location(raw: dict[str, Any], loc: Iterable[Any]) -> str:
+    parts: list[str] = []
+    node: Any = raw
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            node = node[key]
+            label = node.get("id") if isinstance(node, dict) else None
+            parts.append(f"[{label}]" if label else f"[{key}]")
+        else:
+            node = node.get(key) if isinstance(node, dict) else None
+            parts.append(f".{key}" if parts else str(key))
+    return "".join(parts) or "root"
