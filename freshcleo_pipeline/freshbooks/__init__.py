@@ -1,0 +1,1 @@
+"""FreshBooks API: OAuth, the read-only client, API shapes, normalization to business documents, webhooks."""

@@ -1,0 +1,9 @@
+"""The ledger: the SQL system of record of every document's life (snapshots, documents, outbox, trail).
+
+Operations are plain functions taking a SQLAlchemy ``Connection`` so callers choose the transaction
+boundaries; ``Ledger`` owns the engine and the schema version. No Dagster here.
+"""
+
+from freshcleo_pipeline.ledger.database import Ledger, open_ledger
+
+__all__ = ["Ledger", "open_ledger"]

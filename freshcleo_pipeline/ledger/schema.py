@@ -1,0 +1,279 @@
+"""The ledger's tables (SQLAlchemy Core): the system of record of every document's life.
+
+Owns table and column definitions only; operations live in the sibling modules, migrations under
+``migrations/``. Every table works the same on SQLite and PostgreSQL: timestamps are stored as naive UTC and
+read back as aware UTC, money is stored as canonical decimal text (SQLite has no exact decimal type), JSON is
+stored as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, naive UTC at rest on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"ledger timestamps must be timezone-aware, got naive {value.isoformat()}")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity columns.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Raw FreshBooks payloads, one row per document version (version = content hash).
+source_snapshots = Table(
+    "source_snapshots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("source_id", String(40), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=True),
+    Column("partition_date", Date(), nullable=True),
+    Column("vis_state", Integer(), nullable=False, default=0),
+    Column("payload", Text(), nullable=False),
+    Column("fetched_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    UniqueConstraint("kind", "account_id", "source_id", "version"),
+    Index(None, "partition_date", "kind"),
+)
+
+# Normalized business documents, with the routing decision and the reason when not routed.
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("snapshot_id", Id, ForeignKey("source_snapshots.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("source_id", String(40), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("partition_date", Date(), nullable=True),
+    Column("reference", String(64), nullable=False, default=""),  # invoice / bill number, payment trace
+    Column("status", String(20), nullable=False),  # routed | unrouted | draft | deleted | invalid
+    Column("reason", Text(), nullable=False, default=""),
+    Column("partner_id", String(40), nullable=True),
+    Column("transaction_set", String(3), nullable=True),
+    Column("currency", String(3), nullable=False, default="USD"),
+    Column("total", String(32), nullable=False, default="0"),
+    Column("body", Text(), nullable=True),  # the normalized document as JSON
+    Column("warnings", Text(), nullable=False, default="[]"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    UniqueConstraint("kind", "account_id", "source_id", "version"),
+    Index(None, "partition_date", "kind"),
+    Index(None, "reference"),
+)
+
+# One X12 file: an interchange for one partner and one transaction set.
+interchanges = Table(
+    "interchanges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("transaction_set", String(3), nullable=False),
+    Column("usage", String(1), nullable=False),  # ISA15 T or P
+    Column("isa13", Integer(), nullable=False),
+    Column("gs06", Integer(), nullable=False),
+    Column("file_name", String(200), nullable=False, unique=True),
+    Column("content", Text(), nullable=False),
+    Column("size", Integer(), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("document_count", Integer(), nullable=False),
+    Column("total", String(32), nullable=False, default="0"),
+    Column("state", String(20), nullable=False),  # ready | delivered | failed | void
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("last_error", Text(), nullable=True),
+    Column("cleo_file_id", String(120), nullable=True),
+    Column("cleo_receipt", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    UniqueConstraint("partner_id", "usage", "isa13"),
+    Index(None, "state"),
+)
+
+# The delivery outbox: one row per (partner, transaction set, FreshBooks document, content version).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("transaction_set", String(3), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("source_id", String(40), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("document_id", Id, ForeignKey("documents.id"), nullable=False),
+    Column("partition_date", Date(), nullable=True),
+    Column("purpose", String(10), nullable=False),  # original | replace | cancel
+    Column("reference", String(64), nullable=False, default=""),
+    Column("total", String(32), nullable=False, default="0"),
+    Column("interchange_id", Id, ForeignKey("interchanges.id"), nullable=True),
+    Column("isa13", Integer(), nullable=True),
+    Column("gs06", Integer(), nullable=True),
+    Column("st02", String(9), nullable=True),
+    Column("file_name", String(200), nullable=True),
+    Column("state", String(20), nullable=False),  # pending | rendered | delivered | failed | ignored | void
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("last_error", Text(), nullable=True),
+    Column("ack_state", String(24), nullable=False, default="none"),
+    Column("ack_detail", Text(), nullable=True),
+    Column("ack_at", UtcDateTime(), nullable=True),
+    Column("resend_of", Id, ForeignKey("outbox.id"), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    Index(None, "kind", "account_id", "source_id"),
+    Index(None, "partner_id", "gs06", "st02"),
+    Index(None, "state"),
+    Index(None, "partition_date"),
+)
+
+# Last allocated control number per scope (ISA13 per sender/receiver/usage, GS06 per functional id).
+control_numbers = Table(
+    "control_numbers",
+    metadata,
+    Column("scope", String(200), primary_key=True),
+    Column("last_value", BigInteger(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# FreshBooks webhook callbacks we registered; each has its own receiver path and verifier.
+webhook_callbacks = Table(
+    "webhook_callbacks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("path_token", String(64), nullable=False, unique=True),
+    Column("account_id", String(40), nullable=False),
+    Column("event", String(60), nullable=False),
+    Column("uri", Text(), nullable=False),
+    Column("callback_id", String(40), nullable=True),
+    Column("verifier_enc", Text(), nullable=True),
+    Column("verified", Boolean(), nullable=False, default=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("verified_at", UtcDateTime(), nullable=True),
+    Column("last_event_at", UtcDateTime(), nullable=True),
+)
+
+# Verified webhook events, in arrival order; the sensor's cursor is the last handled id.
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("callback_path", String(64), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("event_name", String(60), nullable=False),
+    Column("object_id", String(40), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("raw_form", Text(), nullable=False),
+    Column("dedupe_key", String(64), nullable=False),
+    Column("duplicate_of", Id, ForeignKey("webhook_inbox.id"), nullable=True),
+    Column("handled_run_id", String(64), nullable=True),
+    Column("handled_partition", String(10), nullable=True),
+    Column("handled_at", UtcDateTime(), nullable=True),
+    Index(None, "dedupe_key"),
+)
+
+# OAuth tokens, encrypted; ``generation`` is the compare-and-swap guard of single-flight refresh.
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("provider", String(20), primary_key=True),
+    Column("connection", String(64), primary_key=True),
+    Column("account_id", String(40), nullable=True),
+    Column("business_id", String(40), nullable=True),
+    Column("business_uuid", String(64), nullable=True),
+    Column("access_token_enc", Text(), nullable=True),
+    Column("refresh_token_enc", Text(), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("scope", Text(), nullable=False, default=""),
+    Column("state", String(20), nullable=False),  # active | refreshing | needs_reauth
+    Column("generation", Integer(), nullable=False, default=0),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Files pulled from Cleo inbound folders: 997s and partner documents.
+inbound_files = Table(
+    "inbound_files",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("partner_id", String(40), nullable=True),
+    Column("folder", String(200), nullable=False),
+    Column("cleo_file_id", String(120), nullable=False),
+    Column("file_name", String(200), nullable=False),
+    Column("size", Integer(), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("kind", String(10), nullable=False),  # 997 | 850 | 810 | 820 | unknown
+    Column("content", Text(), nullable=False),
+    Column("parsed", Text(), nullable=True),
+    Column("state", String(20), nullable=False),  # recorded | applied | archived | error
+    Column("error", Text(), nullable=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("archived_at", UtcDateTime(), nullable=True),
+    Column("run_id", String(64), nullable=True),
+    UniqueConstraint("folder", "file_name", "sha256"),
+)
+
+# Append-only trail of everything that happened to a document. No update or delete exists for it.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("source_id", String(40), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("partner_id", String(40), nullable=True),
+    Column("detail", Text(), nullable=False, default="{}"),
+    Column("run_id", String(64), nullable=True),
+    Index(None, "kind", "account_id", "source_id"),
+)
