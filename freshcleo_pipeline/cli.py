@@ -34,3 +34,7 @@ def main(verbose: bool) -> None:
 
 for _command in COMMANDS:
     main.add_command(_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -180,9 +180,8 @@ class HttpClient:
                 kwargs["headers"] = _without_auth(headers, auth)
                 continue
             if status in RETRY_STATUSES and (status == 429 or idempotent):
-                delay = parse_retry_after(response.headers.get("Retry-After"))
-                if delay is None:
-                    delay = self.policy.backoff(attempt, self.rng)
+                hinted = parse_retry_after(response.headers.get("Retry-After"))
+                delay = self.policy.backoff(attempt, self.rng) if hinted is None else hinted
                 if self._may_retry(attempt, waited, delay):
                     log.warning("%s %s %s: HTTP %d; retry %d in %.1fs", self.service, method, path, status,
                                 attempt, delay)

@@ -68,11 +68,11 @@ class Request:
         head = f"Content-Type: {self.headers.get('content-type', '')}\r\n\r\n".encode()
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + self.body)
         parts: dict[str, tuple[str | None, bytes]] = {}
-        for part in message.iter_parts():  # type: ignore[attr-defined]
+        for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name:
-                payload = part.get_payload(decode=True) or b""
-                parts[str(name)] = (part.get_filename(), payload)
+                payload = part.get_payload(decode=True)
+                parts[str(name)] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
         return parts
 
 
@@ -281,7 +281,7 @@ class Emulator:
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # request logging would drown test output; counters carry the facts
 
             def _serve(self) -> None:

@@ -1,0 +1,363 @@
+"""Pydantic models of the FreshBooks API objects the product reads (the object inside ``response.result``).
+
+Owns the parsing of FreshBooks values: money and quantity strings become ``Decimal`` (a float is refused, never
+converted), ``YYYY-MM-DD`` strings become dates, timestamps become aware UTC through
+:func:`freshcleo_pipeline.freshbooks.timestamps.parse_timestamp` (US/Eastern for accounting objects, UTC for
+bills and bill vendors), ids become strings. Unknown fields are ignored, so new API fields never break a sync;
+the fields we use are strict, and :func:`parse` turns the first bad one into a
+:class:`~freshcleo_pipeline.errors.DataError` naming the document, the field path and the value.
+
+Must not: do I/O, compute business results (that is ``normalize.py``), or know about X12.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
+
+from freshcleo_pipeline.errors import DataError
+from freshcleo_pipeline.freshbooks.timestamps import Zone, parse_timestamp
+
+# --- value parsers ---------------------------------------------------------------------------------------
+
+
+def _fail(expected: str) -> PydanticCustomError:
+    # The message is the "expected" part of a DataError; parse() reads it back from the error.
+    return PydanticCustomError("freshcleo", expected)
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool) or isinstance(value, float):
+        # A float has already lost exactness; FreshBooks sends strings, so a float means a broken producer.
+        raise _fail("a decimal string")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise _fail("a decimal string") from None
+    else:
+        raise _fail("a decimal string")
+    if not result.is_finite():
+        raise _fail("a finite decimal string")
+    return result
+
+
+def _decimal(value: object) -> Decimal:
+    return _to_decimal(value)
+
+
+def _optional_decimal(value: object) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _to_decimal(value)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        raise _fail("a string")
+    if isinstance(value, str | int):
+        return str(value)
+    raise _fail("a string")
+
+
+def _id(value: object) -> str:
+    if isinstance(value, bool):
+        raise _fail("an id (integer or string)")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise _fail("an id (integer or string)")
+
+
+def _optional_id(value: object) -> str | None:
+    # FreshBooks uses 0 (and null) for "no such object" in reference fields such as estimateid.
+    if value is None or value == 0 or (isinstance(value, str) and value.strip() in ("", "0")):
+        return None
+    return _id(value)
+
+
+def _date(value: object) -> dt.date:
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _fail("a date 'YYYY-MM-DD'")
+
+
+def _optional_date(value: object) -> dt.date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _date(value)
+
+
+def _timestamp(zone: Zone) -> Any:
+    def parse_one(value: object) -> dt.datetime | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            try:
+                return parse_timestamp(value, zone)
+            except ValueError:
+                pass
+        raise _fail(f"a timestamp 'YYYY-MM-DD HH:MM:SS' ({'US/Eastern' if zone == 'eastern' else 'UTC'})")
+
+    return parse_one
+
+
+Dec = Annotated[Decimal, BeforeValidator(_decimal)]
+OptDec = Annotated[Decimal | None, BeforeValidator(_optional_decimal)]
+Text = Annotated[str, BeforeValidator(_text)]
+Id = Annotated[str, BeforeValidator(_id)]
+OptId = Annotated[str | None, BeforeValidator(_optional_id)]
+Date = Annotated[dt.date, BeforeValidator(_date)]
+OptDate = Annotated[dt.date | None, BeforeValidator(_optional_date)]
+#: Accounting timestamps (invoice, line, payment, client, item): naive US/Eastern in the API.
+EasternTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("eastern"))]
+#: Bill and bill-vendor timestamps: naive UTC in the API.
+UtcTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("utc"))]
+
+
+class _Api(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Money(_Api):
+    """``{"amount": "12.50", "code": "USD"}``."""
+
+    amount: Dec
+    code: Text = ""
+
+
+# --- accounting objects ----------------------------------------------------------------------------------
+
+
+class InvoiceLine(_Api):
+    lineid: OptId = None
+    type: int = 0  # 0 normal, 1 expense line
+    name: Text = ""
+    description: Text = ""
+    qty: OptDec = None
+    unit_cost: Money
+    amount: Money  # qty x unit_cost, before discount and tax
+    taxName1: Text = ""  # noqa: N815 - FreshBooks' own camelCase names
+    taxAmount1: OptDec = None  # noqa: N815 - a percent rate, not money
+    taxName2: Text = ""  # noqa: N815
+    taxAmount2: OptDec = None  # noqa: N815
+    compounded_tax: bool = False
+    updated: EasternTime = None
+
+
+class Invoice(_Api):
+    id: Id
+    invoice_number: Text = ""
+    customerid: OptId = None
+    create_date: Date
+    due_date: OptDate = None
+    due_offset_days: int | None = None
+    created_at: EasternTime = None
+    updated: EasternTime = None
+    currency_code: Text = ""
+    po_number: Text = ""
+    discount_value: OptDec = None  # percent
+    discount_total: Money | None = None  # negative
+    amount: Money  # the invoice total, tax included
+    paid: Money | None = None
+    outstanding: Money | None = None
+    status: int | None = None
+    v3_status: Text = ""
+    payment_status: Text = ""
+    display_status: Text = ""
+    fname: Text = ""
+    lname: Text = ""
+    organization: Text = ""
+    current_organization: Text = ""
+    street: Text = ""
+    street2: Text = ""
+    city: Text = ""
+    province: Text = ""
+    code: Text = ""  # postal code
+    country: Text = ""
+    notes: Text = ""
+    terms: Text = ""
+    vis_state: int = 0
+    lines: tuple[InvoiceLine, ...]
+
+
+class BillCategory(_Api):
+    category: Text = ""
+
+
+class BillLine(_Api):
+    id: OptId = None
+    list_index: int | None = None
+    description: Text = ""
+    quantity: OptDec = None
+    unit_cost: Money
+    amount: Money
+    total_amount: Money | None = None
+    category: BillCategory | None = None
+    tax_name1: Text = ""
+    tax_percent1: OptDec = None
+    tax_amount1: Money | None = None
+    tax_name2: Text = ""
+    tax_percent2: OptDec = None
+    tax_amount2: Money | None = None
+    compounded_tax: bool = False
+
+
+class BillVendor(_Api):
+    vendorid: Id
+    vendor_name: Text = ""
+    account_number: Text = ""
+    currency_code: Text = ""
+    phone: Text = ""
+    primary_contact_email: Text = ""
+    primary_contact_first_name: Text = ""
+    primary_contact_last_name: Text = ""
+    street: Text = ""
+    street2: Text = ""
+    city: Text = ""
+    province: Text = ""
+    postal_code: Text = ""
+    country: Text = ""
+    created_at: UtcTime = None
+    updated_at: UtcTime = None
+    vis_state: int = 0
+
+
+class BillPayment(_Api):
+    id: Id
+    billid: Id
+    amount: Money
+    paid_date: Date
+    payment_type: Text = ""
+    note: Text = ""
+    vis_state: int = 0
+
+
+class Bill(_Api):
+    id: Id
+    vendorid: OptId = None
+    vendor: BillVendor | None = None  # only with include[]=vendor
+    bill_number: Text = ""  # the vendor's own invoice number
+    issue_date: Date
+    due_date: OptDate = None
+    due_offset_days: int | None = None
+    currency_code: Text = ""
+    overall_description: Text = ""
+    amount: Money | None = None  # subtotal, tax excluded
+    tax_amount: Money | None = None
+    total_amount: Money
+    paid: Money | None = None
+    outstanding: Money | None = None
+    status: Text = ""
+    created_at: UtcTime = None
+    updated_at: UtcTime = None
+    vis_state: int = 0
+    lines: tuple[BillLine, ...] = ()
+
+
+class Payment(_Api):
+    id: Id
+    invoiceid: OptId = None
+    clientid: OptId = None
+    creditid: OptId = None
+    amount: Money
+    date: Date
+    type: Text = ""
+    note: Text = ""
+    transactionid: Text = ""
+    from_credit: bool = False
+    updated: EasternTime = None
+    vis_state: int = 0
+
+
+class Client(_Api):
+    id: Id
+    fname: Text = ""
+    lname: Text = ""
+    organization: Text = ""
+    email: Text = ""
+    currency_code: Text = ""
+    p_street: Text = ""
+    p_street2: Text = ""
+    p_city: Text = ""
+    p_province: Text = ""
+    p_code: Text = ""
+    p_country: Text = ""
+    s_street: Text = ""
+    s_street2: Text = ""
+    s_city: Text = ""
+    s_province: Text = ""
+    s_code: Text = ""
+    s_country: Text = ""
+    bus_phone: Text = ""
+    mob_phone: Text = ""
+    updated: EasternTime = None
+    vis_state: int = 0
+
+
+class Item(_Api):
+    id: Id
+    name: Text = ""
+    description: Text = ""
+    sku: Text = ""
+    unit_cost: Money | None = None
+    updated: EasternTime = None
+    vis_state: int = 0
+
+
+# --- parsing ---------------------------------------------------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_SHOWN = 80
+
+
+def document_label(kind: str, raw: object) -> str:
+    """'invoice 31008': how errors and warnings name a raw document (kind as in DocumentKind, '_' → ' ')."""
+    ident: object = None
+    if isinstance(raw, Mapping):
+        ident = raw.get("id", raw.get("vendorid", raw.get("invoiceid")))
+    return f"{kind.replace('_', ' ')} {ident if ident is not None else '(no id)'}"
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """('lines', 3, 'unit_cost', 'amount') → 'lines[3].unit_cost.amount'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def parse(model: type[M], raw: object, document: str) -> M:
+    """Validate one raw API object; the first bad field becomes a DataError naming path, value and expectation."""
+    if not isinstance(raw, Mapping):
+        raise DataError(document, "(document)", type(raw).__name__, "a JSON object")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = tuple(first["loc"])
+        if first["type"] == "missing":
+            raise DataError(document, field_path(loc), None, "a value (the field is missing)") from None
+        value = first.get("input")
+        if isinstance(value, str) and len(value) > _MAX_SHOWN:
+            value = value[:_MAX_SHOWN] + "…"
+        elif isinstance(value, Mapping | list | tuple):
+            value = f"<{type(value).__name__}>"
+        expected = str(first["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
+        raise DataError(document, field_path(loc), value, expected) from None

@@ -1,0 +1,139 @@
+"""Raw FreshBooks payloads, one row per document version, and the normalized documents made from them.
+
+A version is the content hash of the payload, so fetching the same document twice stores it once, and any
+change in FreshBooks (even one the API does not reflect in ``updated``) makes a new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select, tuple_
+
+from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, loads, utcnow
+from freshcleo_pipeline.ledger.schema import documents, source_snapshots
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: int
+    kind: str
+    account_id: str
+    source_id: str
+    version: str
+    updated_at: dt.datetime | None
+    partition_date: dt.date | None
+    vis_state: int
+    payload: dict[str, Any]
+    fetched_at: dt.datetime
+
+
+def save_snapshots(conn: Connection, rows: Sequence[dict[str, Any]], run_id: str | None) -> int:
+    """Store payload versions not seen before; returns how many were new.
+
+    Each row: kind, account_id, source_id, version, updated_at, partition_date, vis_state, payload (dict).
+    """
+    now = utcnow()
+    prepared = [{**r, "source_id": str(r["source_id"]), "payload": dumps(r["payload"]), "fetched_at": now,
+                 "run_id": run_id} for r in rows]
+    inserted = 0
+    for start in range(0, len(prepared), 500):
+        inserted += insert_ignore(conn, source_snapshots, prepared[start:start + 500],
+                                  ["kind", "account_id", "source_id", "version"])
+    return inserted
+
+
+def _snapshot(row: Any) -> Snapshot:
+    return Snapshot(id=row["id"], kind=row["kind"], account_id=row["account_id"], source_id=row["source_id"],
+                    version=row["version"], updated_at=row["updated_at"], partition_date=row["partition_date"],
+                    vis_state=row["vis_state"], payload=loads(row["payload"]), fetched_at=row["fetched_at"])
+
+
+def latest_in_partitions(conn: Connection, kind: str, account_id: str, days: Sequence[dt.date]) -> list[Snapshot]:
+    """For each document with a version in these partitions, its newest version there (by id)."""
+    t = source_snapshots
+    newest = (
+        select(func.max(t.c.id).label("id"))
+        .where(t.c.kind == kind, t.c.account_id == account_id, t.c.partition_date.in_(list(days)))
+        .group_by(t.c.source_id)
+        .subquery()
+    )
+    rows = conn.execute(select(t).join(newest, newest.c.id == t.c.id).order_by(t.c.id)).mappings()
+    return [_snapshot(r) for r in rows]
+
+
+def newest_partition(
+    conn: Connection, kind: str, account_id: str, source_ids: Sequence[str]
+) -> dict[str, dt.date]:
+    """The latest partition in which each document has a version (to spot superseded versions)."""
+    t = source_snapshots
+    out: dict[str, dt.date] = {}
+    ids = list(source_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        query = (select(t.c.source_id, func.max(t.c.partition_date))
+                 .where(t.c.kind == kind, t.c.account_id == account_id, t.c.source_id.in_(chunk))
+                 .group_by(t.c.source_id))
+        out.update({sid: day for sid, day in conn.execute(query) if day is not None})
+    return out
+
+
+def known_versions(
+    conn: Connection, kind: str, account_id: str, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which (source_id, version) pairs are already stored."""
+    t = source_snapshots
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 300):
+        chunk = list(keys[start:start + 300])
+        query = select(t.c.source_id, t.c.version).where(
+            t.c.kind == kind, t.c.account_id == account_id, tuple_(t.c.source_id, t.c.version).in_(chunk))
+        found.update((sid, ver) for sid, ver in conn.execute(query))
+    return found
+
+
+def versions_of(conn: Connection, account_id: str, source_id: str, kind: str | None = None) -> list[Snapshot]:
+    query = select(source_snapshots).where(source_snapshots.c.account_id == account_id,
+                                           source_snapshots.c.source_id == str(source_id))
+    if kind is not None:
+        query = query.where(source_snapshots.c.kind == kind)
+    return [_snapshot(r) for r in conn.execute(query.order_by(source_snapshots.c.id)).mappings()]
+
+
+def save_documents(conn: Connection, rows: Sequence[dict[str, Any]], run_id: str | None) -> int:
+    """Store normalized documents (one per snapshot version); returns how many were new.
+
+    Each row: snapshot_id, kind, account_id, source_id, version, partition_date, reference, status, reason,
+    partner_id, transaction_set, currency, total, body (dict or None), warnings (list).
+    """
+    now = utcnow()
+    prepared = [{**r, "source_id": str(r["source_id"]),
+                 "body": dumps(r["body"]) if r.get("body") is not None else None,
+                 "warnings": dumps(r.get("warnings") or []), "created_at": now, "run_id": run_id} for r in rows]
+    inserted = 0
+    for start in range(0, len(prepared), 500):
+        inserted += insert_ignore(conn, documents, prepared[start:start + 500],
+                                  ["kind", "account_id", "source_id", "version"])
+    return inserted
+
+
+def document_ids(
+    conn: Connection, kind: str, account_id: str, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    t = documents
+    out: dict[tuple[str, str], int] = {}
+    for start in range(0, len(keys), 300):
+        chunk = list(keys[start:start + 300])
+        query = select(t.c.source_id, t.c.version, t.c.id).where(
+            t.c.kind == kind, t.c.account_id == account_id, tuple_(t.c.source_id, t.c.version).in_(chunk))
+        out.update({(sid, ver): did for sid, ver, did in conn.execute(query)})
+    return out
+
+
+def documents_in_partitions(conn: Connection, days: Sequence[dt.date]) -> list[dict[str, Any]]:
+    rows = conn.execute(select(documents).where(documents.c.partition_date.in_(list(days)))
+                        .order_by(documents.c.id)).mappings()
+    return [dict(r) for r in rows]

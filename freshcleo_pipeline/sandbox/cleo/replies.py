@@ -1,0 +1,136 @@
+"""What a partner sends us: 997 acknowledgments, TA1 interchange rejections, and its own 850s and 810s.
+
+Owns the text of those interchanges, written by hand from the standard (fixed-width ISA, counts and matching
+control numbers) and independent of ``freshcleo_pipeline.x12``. Pure: the control numbers and the time come
+in as arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from freshcleo_pipeline.sandbox.cleo.config import Identity
+from freshcleo_pipeline.sandbox.cleo.envelope import GroupResult
+
+Segment = list[str]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who writes to whom and with which delimiters and versions."""
+
+    sender: Identity
+    receiver: Identity
+    usage: str  # ISA15
+    isa12: str  # 00401 | 00501
+    element: str = "*"
+    component: str = ">"
+    repetition: str = "^"
+    segment: str = "~"
+
+    def isa(self, control: int, when: dt.datetime) -> Segment:
+        isa11 = "U" if self.isa12 < "00402" else self.repetition
+        return ["ISA", "00", " " * 10, "00", " " * 10, self.sender.qualifier, f"{self.sender.isa_id:<15}",
+                self.receiver.qualifier, f"{self.receiver.isa_id:<15}", when.strftime("%y%m%d"),
+                when.strftime("%H%M"), isa11, self.isa12, f"{control:09d}", "0", self.usage, self.component]
+
+    def write(self, segments: list[Segment]) -> str:
+        return "".join(self.element.join(s) + self.segment for s in segments)
+
+
+@dataclass(frozen=True)
+class TransactionSet:
+    st01: str
+    st02: str
+    body: list[Segment]  # between ST and SE
+
+
+def interchange(envelope: Envelope, control: int, when: dt.datetime, gs01: str, gs06: int, gs08: str,
+                sets: list[TransactionSet]) -> str:
+    """One interchange with one functional group holding ``sets``."""
+    segments: list[Segment] = [envelope.isa(control, when),
+                               ["GS", gs01, envelope.sender.gs_id, envelope.receiver.gs_id,
+                                when.strftime("%Y%m%d"), when.strftime("%H%M"), str(gs06), "X", gs08]]
+    for ts in sets:
+        segments.append(["ST", ts.st01, ts.st02])
+        segments.extend(ts.body)
+        segments.append(["SE", str(len(ts.body) + 2), ts.st02])
+    segments.append(["GE", str(len(sets)), str(gs06)])
+    segments.append(["IEA", "1", f"{control:09d}"])
+    return envelope.write(segments)
+
+
+def ta1_interchange(envelope: Envelope, control: int, when: dt.datetime, isa: list[str], code: str) -> str:
+    """An interchange carrying only a TA1 that rejects the received interchange with TA105 ``code``."""
+    original = isa[12] if len(isa) > 12 else ""
+    received_date = isa[8] if len(isa) > 8 else ""
+    received_time = isa[9] if len(isa) > 9 else ""
+    segments = [envelope.isa(control, when),
+                ["TA1", f"{original[:9]:0>9}", f"{received_date[:6]:0>6}", f"{received_time[:4]:0>4}", "R", code],
+                ["IEA", "0", f"{control:09d}"]]
+    return envelope.write(segments)
+
+
+def ack_997_body(group: GroupResult, *, forced_reject: bool) -> list[Segment]:
+    """AK1 … AK9 for one received functional group (without ST/SE)."""
+    ak1 = ["AK1", group.gs01, group.gs06]
+    if group.version.startswith("005"):
+        ak1.append(group.version)
+    body: list[Segment] = [ak1]
+    accepted = 0
+    for result in group.sets:
+        body.append(["AK2", result.st01, result.st02])
+        errors = list(result.errors)
+        notes = list(result.notes)
+        if forced_reject and not errors:
+            # A business refusal by the partner: the beginning segment holds a value it does not accept.
+            second = result.segments[1] if len(result.segments) > 2 else ["ST", result.st01]
+            bad = second[1] if len(second) > 1 else ""
+            body.append(["AK3", second[0], "2", "", "8"])
+            body.append(_trim(["AK4", "1", "", "7", bad[:99]]))
+            errors = ["5"]
+        for note in notes:
+            body.append(["AK3", note.tag, str(note.position), "", note.code])
+            for element in note.elements:
+                body.append(_trim(["AK4", str(element.position), element.reference, element.code,
+                                   element.bad[:99]]))
+        if errors:
+            body.append(["AK5", "R", *errors[:5]])
+        else:
+            body.append(["AK5", "A"])
+            accepted += 1
+    received = len(group.sets)
+    declared = group.declared_sets if group.declared_sets.isdigit() else str(received)
+    if group.errors:
+        code, accepted = "R", 0
+    elif accepted == received:
+        code = "A"
+    elif accepted == 0:
+        code = "R"
+    else:
+        code = "P"
+    body.append(["AK9", code, declared, str(received), str(accepted), *group.errors[:5]])
+    return body
+
+
+def partner_document_body(kind: str, number: int, when: dt.datetime) -> tuple[str, list[Segment]]:
+    """(GS01, body) of a small, valid 850 from a customer or 810 from a supplier."""
+    date = when.strftime("%Y%m%d")
+    if kind == "850":
+        return "PO", [["BEG", "00", "SA", f"PO{number:06d}", "", date],
+                      ["PO1", "1", "10", "EA", "12.5", "", "VP", "WIDGET-1"],
+                      ["CTT", "1"]]
+    if kind == "810":
+        return "IN", [["BIG", date, f"INV{number:06d}", "", f"PO{number:06d}"],
+                      ["IT1", "1", "10", "EA", "12.5", "", "VP", "BOLT-1"],
+                      ["TDS", "12500"],
+                      ["CTT", "1"]]
+    raise ValueError(f"kind: got {kind!r}; expected 850 or 810")
+
+
+def _trim(segment: Segment) -> Segment:
+    """Drop trailing empty elements (X12 forbids trailing separators)."""
+    while len(segment) > 1 and segment[-1] == "":
+        segment = segment[:-1]
+    return segment

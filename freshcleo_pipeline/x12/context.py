@@ -1,0 +1,106 @@
+"""The mapping context: turns document values into element texts for one document, and keeps the record.
+
+Owns the per-document glue between the mappings and the rules: it looks up each element's spec, cleans free
+text and identifiers (``hygiene.py``), formats numbers and dates (``elements.py``), refuses values that do not
+fit, and collects the adjustments made. Every mapping module writes its elements through it, so no mapping can
+bypass hygiene. Must not decide which field goes where (the mapping modules do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from freshcleo_pipeline.x12 import elements as fmt
+from freshcleo_pipeline.x12.errors import X12MappingError
+from freshcleo_pipeline.x12.hygiene import (
+    Adjustment,
+    Charset,
+    Reason,
+    allowed_characters,
+    clean_identifier,
+    clean_text,
+)
+from freshcleo_pipeline.x12.segments import Delimiters
+from freshcleo_pipeline.x12.specs import ElementSpec, element_spec
+
+
+class MappingContext:
+    """Element formatting for one document under one partner's version, charset and delimiters."""
+
+    def __init__(self, document: str, *, version: str, charset: Charset, delimiters: Delimiters) -> None:
+        self.document = document  # a label for errors, e.g. "invoice 0000412 (FreshBooks 1234)"
+        self.version = version
+        self.uppercase = charset is Charset.BASIC
+        self.delimiters = delimiters.as_tuple()
+        self.allowed = allowed_characters(charset, version, self.delimiters)
+        self.adjustments: list[Adjustment] = []
+
+    def spec(self, ref: str) -> ElementSpec:
+        return element_spec(self.version, ref)
+
+    def fail(self, field: str, value: object, expected: str) -> X12MappingError:
+        return X12MappingError(self.document, field, value, expected)
+
+    def record(self, ref: str, field: str, original: str, result: str, reasons: tuple[Reason, ...]) -> None:
+        if reasons:
+            self.adjustments.append(Adjustment(ref, field, original, result, reasons))
+
+    def text(self, value: str, ref: str, field: str) -> str:
+        """Free text: cleaned and shortened; ``""`` when nothing representable (or too little) remains."""
+        spec = self.spec(ref)
+        result, reasons = clean_text(value, max_length=spec.max, allowed=self.allowed,
+                                     delimiters=self.delimiters, uppercase=self.uppercase)
+        if result and len(result) < spec.min:
+            result, reasons = "", (*reasons, Reason.OMITTED)
+        self.record(ref, field, value, result, reasons)
+        return result
+
+    def ident(self, value: str, ref: str, field: str) -> str:
+        """An identifier: fits whole or raises X12MappingError naming field, value and expectation."""
+        spec = self.spec(ref)
+        try:
+            result, reasons = clean_identifier(value, min_length=spec.min, max_length=spec.max,
+                                               allowed=self.allowed, uppercase=self.uppercase)
+        except ValueError as exc:
+            raise self.fail(field, value, f"{ref} ({spec.name}): {exc}") from None
+        self.record(ref, field, value, result, reasons)
+        return result
+
+    def code(self, value: str, ref: str, field: str, *, default: str = "") -> str:
+        """A code taken from document data (unit, state, country): kept if valid, else default or omitted."""
+        spec = self.spec(ref)
+        candidate = value.strip().upper()
+        valid = (spec.min <= len(candidate) <= spec.max and candidate.isascii() and candidate.isalnum()
+                 and (spec.codes is None or candidate in spec.codes))
+        if valid:
+            if candidate != value:
+                self.record(ref, field, value, candidate, (Reason.UPPERCASED,))
+            return candidate
+        if value:
+            self.record(ref, field, value, default, (Reason.DEFAULTED if default else Reason.OMITTED,))
+        return default
+
+    def r(self, value: Decimal, ref: str, field: str) -> str:
+        """R (explicit decimal); too many digits for the element is an error, never a rounding."""
+        text = fmt.format_r(value)
+        return self._numeric(text, value, ref, field)
+
+    def n(self, value: Decimal | int, ref: str, field: str) -> str:
+        """N0/Nn (implied decimal), rounded half-up to the element's places (cents for N2; reference §3)."""
+        spec = self.spec(ref)
+        text = fmt.format_n(value, spec.implied_places)
+        return self._numeric(text, value, ref, field)
+
+    def _numeric(self, text: str, value: object, ref: str, field: str) -> str:
+        spec = self.spec(ref)
+        digits = fmt.numeric_digits(text)
+        if digits > spec.max:
+            raise self.fail(field, str(value), f"{ref} ({spec.name}): at most {spec.max} digits, got {digits}")
+        if digits < spec.min:
+            text = ("-" if text.startswith("-") else "") + text.lstrip("-").zfill(spec.min)
+        return text
+
+    @staticmethod
+    def date(value: dt.date) -> str:
+        return fmt.format_date(value)

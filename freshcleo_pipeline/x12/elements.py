@@ -1,0 +1,110 @@
+"""X12 data-element types: formatting Python values into element text, and checking element text.
+
+Owns the rules for AN, ID, DT, TM, N0/Nn (implied decimals) and R (explicit decimal) per X12.6 as summarized
+in the reference sheet (§3). Pure and table-free: which element has which type lives in ``specs.py``.
+Money arrives as ``Decimal`` and never passes through float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+_N_TEXT = re.compile(r"^-?[0-9]+$")
+_R_TEXT = re.compile(r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+_TIME_LENGTHS = (4, 6, 7, 8)
+
+
+def format_n(value: Decimal | int, places: int = 0) -> str:
+    """Nn: implied decimal point with ``places`` digits; half-up rounding; '-' only (139.50, 2 → '13950')."""
+    scaled = (Decimal(value) * (Decimal(10) ** places)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return str(int(scaled))
+
+
+def format_r(value: Decimal | int) -> str:
+    """R: a point only when a fraction exists, no leading or trailing zeros (12.50 → '12.5', 0.5 → '.5')."""
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"R element needs a finite number, got {value!r}")
+    # format "f" after normalize(): normalize alone would print 100 as 1E+2.
+    text = format(number.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("0", "-0", ""):
+        return "0"
+    if text.startswith("0."):
+        return text[1:]
+    if text.startswith("-0."):
+        return "-" + text[2:]
+    return text
+
+
+def format_date(value: dt.date) -> str:
+    """DT, CCYYMMDD (every 4010 date element except ISA09)."""
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+
+
+def format_isa_date(value: dt.date) -> str:
+    """ISA09, YYMMDD."""
+    return f"{value.year % 100:02d}{value.month:02d}{value.day:02d}"
+
+
+def format_time(value: dt.time) -> str:
+    """TM, HHMM (the form ISA10 requires and GS05 accepts)."""
+    return f"{value.hour:02d}{value.minute:02d}"
+
+
+def numeric_digits(text: str) -> int:
+    """Length of an N or R value as X12 counts it: digits only, not sign or point."""
+    return sum(ch.isdigit() for ch in text)
+
+
+def is_valid_n(text: str) -> bool:
+    return bool(_N_TEXT.match(text)) and not text.startswith("+")
+
+
+def is_valid_r(text: str) -> bool:
+    return bool(_R_TEXT.match(text))
+
+
+def parse_n(text: str, places: int = 0) -> Decimal:
+    """Read an Nn element back into a Decimal ('13950', 2 → 139.50)."""
+    if not is_valid_n(text):
+        raise ValueError(f"not an N{places} value: {text!r}")
+    return Decimal(text).scaleb(-places)
+
+
+def parse_r(text: str) -> Decimal:
+    if not is_valid_r(text):
+        raise ValueError(f"not an R value: {text!r}")
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # the regex should have excluded this; keep the message useful
+        raise ValueError(f"not an R value: {text!r}") from exc
+
+
+def parse_date(text: str) -> dt.date | None:
+    """CCYYMMDD → date, or None when the text is not a real calendar date."""
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def is_valid_isa_date(text: str) -> bool:
+    """YYMMDD; the century is irrelevant to validity except for 29 February, so test in both."""
+    if len(text) != 6 or not text.isdigit():
+        return False
+    return any(parse_date(century + text) is not None for century in ("20", "19"))
+
+
+def is_valid_time(text: str) -> bool:
+    """HHMM[SS[D[D]]] with a real hour, minute and second."""
+    if len(text) not in _TIME_LENGTHS or not text.isdigit():
+        return False
+    hour, minute = int(text[:2]), int(text[2:4])
+    second = int(text[4:6]) if len(text) >= 6 else 0
+    return hour <= 23 and minute <= 59 and second <= 59

@@ -1,0 +1,89 @@
+"""Line-item detail shared by the 810 and 850 mappings: descriptions (PID), taxes (TXI), codes.
+
+Owns how a ``Line``'s name and description become PID segments and how a ``Tax`` becomes a TXI, and the
+purpose code table (BIG08 / BEG01). Must not build the baseline segment (IT1 / PO1): each mapping does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from freshcleo_pipeline.documents import Line, Purpose, Tax
+from freshcleo_pipeline.x12.context import MappingContext
+from freshcleo_pipeline.x12.segments import Segment, seg
+
+#: Transaction set purpose (DE 353) for BIG08 and BEG01 (reference §5).
+PURPOSE_CODE: dict[Purpose, str] = {Purpose.ORIGINAL: "00", Purpose.REPLACE: "05", Purpose.CANCEL: "01"}
+
+#: Product id qualifier for the line's SKU: the seller's own part number (reference §5 example, `VP`).
+SKU_QUALIFIER = "VP"
+
+#: Tax type (DE 963) from words in the FreshBooks tax name; anything else is `TX` (all taxes).
+_TAX_WORDS: tuple[tuple[str, str], ...] = (
+    ("VAT", "VA"), ("GST", "GS"), ("HST", "GS"), ("COUNTY", "CP"), ("CITY", "CT"), ("LOCAL", "LS"),
+    ("STATE", "ST"), ("SALES", "ST"),
+)
+MAX_TAXES_PER_LINE = 10  # TXI repeat inside the IT1 loop
+
+
+def tax_type(name: str) -> str:
+    words = name.upper()
+    for word, code in _TAX_WORDS:
+        if word in words:
+            return code
+    return "TX"
+
+
+def tax_segments(ctx: MappingContext, taxes: Iterable[Tax], field: str) -> list[Segment]:
+    out: list[Segment] = []
+    for index, tax in enumerate(taxes):
+        where = f"{field}.taxes[{index}]"
+        out.append(seg("TXI", tax_type(tax.name), ctx.r(tax.amount, "TXI02", f"{where}.amount"),
+                       ctx.r(tax.percent, "TXI03", f"{where}.percent")))
+    if len(out) > MAX_TAXES_PER_LINE:
+        raise ctx.fail(f"{field}.taxes", len(out), f"at most {MAX_TAXES_PER_LINE} taxes on a line (TXI)")
+    return out
+
+
+def description_segments(ctx: MappingContext, line: Line, field: str) -> list[Segment]:
+    """One free-form PID for the name and one for the description, when they carry anything."""
+    out: list[Segment] = []
+    seen: set[str] = set()
+    for attr in ("name", "description"):
+        text = ctx.text(getattr(line, attr), "PID05", f"{field}.{attr}")
+        if text and text not in seen:
+            seen.add(text)
+            out.append(seg("PID", "F", "", "", "", text))
+    return out
+
+
+def product_id(ctx: MappingContext, line: Line, ref: str, field: str) -> tuple[str, str]:
+    if not line.sku.strip():
+        return "", ""
+    return SKU_QUALIFIER, ctx.ident(line.sku, ref, f"{field}.sku")
+
+
+def line_tax_total(lines: Iterable[Line]) -> Decimal:
+    return sum((t.amount for line in lines for t in line.taxes), Decimal(0))
+
+
+def currency_code(ctx: MappingContext, currency: str, field: str = "currency") -> str:
+    code = ctx.code(currency, "CUR02", field)
+    if len(code) != 3 or not code.isalpha():
+        raise ctx.fail(field, currency, "an ISO 4217 currency code of three letters (CUR02)")
+    return code
+
+
+def net_days(issue: dt.date, due: dt.date) -> str:
+    """ITD07 net days, only when it fits N0 1/3 and is not negative."""
+    days = (due - issue).days
+    return str(days) if 0 <= days <= 999 else ""
+
+
+def terms_segment(ctx: MappingContext, issue: dt.date, due: dt.date | None) -> list[Segment]:
+    """ITD: basic terms (01) from the invoice date (3) with the net due date and, when it fits, net days."""
+    if due is None:
+        return []
+    return [seg("ITD", "01", "3", "", "", "", ctx.date(due), net_days(issue, due))]

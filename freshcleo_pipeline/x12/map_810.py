@@ -1,0 +1,104 @@
+"""Invoice → 810 (Invoice) transaction-set body, the segments between ST and SE.
+
+Owns the mapping choices below; formatting and hygiene go through ``MappingContext``. Must not build the
+envelope or count segments (``writer.py`` does).
+
+| Segment | Element(s) | From ``Invoice`` | Notes |
+|---|---|---|---|
+| BIG | 01 / 02 | issue_date / invoice_number | identifier: refused if > 22 chars or unrepresentable |
+| BIG | 04 | po_number | only when FreshBooks has one |
+| BIG | 07 | is_credit_memo | `CR` credit memo, else `DI` debit invoice |
+| BIG | 08 | purpose | `00` original, `05` replace, `01` cancellation (DE 353) |
+| CUR | 01 / 02 | currency | only when not USD; `SE` (selling party) and the ISO code |
+| N1 loop | N1/N3/N4 | bill_to (`BT`), ship_to (`ST`, if any), seller (`RE`, remit-to) | see ``parties.py`` |
+| ITD | 01 02 06 07 | due_date | `01` basic, `3` invoice date basis, net due date, net days |
+| IT1 | 01–04, 06/07 | line_number, quantity, unit (`EA` if unknown), unit_price, `VP` + sku | R formatting |
+| TXI | 01 02 03 | each line tax | type from the tax name (VAT→VA, GST/HST→GS, …, else TX), amount, percent |
+| PID | 01, 05 | line name, then description | `F` free form; shortened to 80 at a word boundary |
+| TDS | 01 | total | N2, the FreshBooks invoice amount to the cent |
+| TXI | 01 02 | tax_total − Σ line taxes | header `TX`, only when invoice-level tax exists |
+| SAC | 01 02 05 | discount_amount | `A` allowance, `C310` discount, N2 amount; only when not zero |
+| CTT | 01 | number of lines | always, `0` for a line-less invoice |
+
+Line-less invoices: the 810 standard makes the IT1 loop optional (reference §5: "TDS is mandatory; the IT1
+loop is optional"), so an invoice without lines is written as BIG … TDS … CTT*0 and is valid. A partner guide
+that demands IT1 is a partner rule, not ours to impose.
+
+Totals: TDS01 must equal Σ(quantity × unit price) − discount + taxes within one cent per line
+(``totals.py``); otherwise the invoice is refused with an ``X12MappingError``, because the receiver's
+validator would reject it.
+"""
+
+from __future__ import annotations
+
+from freshcleo_pipeline.documents import Invoice
+from freshcleo_pipeline.x12 import totals
+from freshcleo_pipeline.x12.context import MappingContext
+from freshcleo_pipeline.x12.items import (
+    PURPOSE_CODE,
+    currency_code,
+    description_segments,
+    line_tax_total,
+    product_id,
+    tax_segments,
+    terms_segment,
+)
+from freshcleo_pipeline.x12.parties import party_loop
+from freshcleo_pipeline.x12.segments import Segment, seg
+
+
+def map_invoice(doc: Invoice, ctx: MappingContext) -> list[Segment]:
+    _check_total(doc, ctx)
+    out: list[Segment] = [seg(
+        "BIG",
+        ctx.date(doc.issue_date),
+        ctx.ident(doc.invoice_number, "BIG02", "invoice_number"),
+        "",
+        ctx.ident(doc.po_number, "BIG04", "po_number") if doc.po_number.strip() else "",
+        "",
+        "",
+        "CR" if doc.is_credit_memo else "DI",
+        PURPOSE_CODE[doc.purpose],
+    )]
+    if doc.currency.strip().upper() != "USD":
+        out.append(seg("CUR", "SE", currency_code(ctx, doc.currency)))
+    out += party_loop(ctx, "BT", doc.bill_to, "bill_to")
+    if doc.ship_to is not None:
+        out += party_loop(ctx, "ST", doc.ship_to, "ship_to")
+    out += party_loop(ctx, "RE", doc.seller, "seller")
+    out += terms_segment(ctx, doc.issue_date, doc.due_date)
+    for index, line in enumerate(doc.lines):
+        field = f"lines[{index}]"
+        qualifier, sku = product_id(ctx, line, "IT107", field)
+        out.append(seg(
+            "IT1",
+            ctx.ident(str(line.line_number), "IT101", f"{field}.line_number"),
+            ctx.r(line.quantity, "IT102", f"{field}.quantity"),
+            ctx.code(line.unit, "IT103", f"{field}.unit", default="EA"),
+            ctx.r(line.unit_price, "IT104", f"{field}.unit_price"),
+            "",
+            qualifier,
+            sku,
+        ))
+        out += tax_segments(ctx, line.taxes, field)
+        out += description_segments(ctx, line, field)
+    out.append(seg("TDS", ctx.n(doc.total, "TDS01", "total")))
+    header_tax = doc.tax_total - line_tax_total(doc.lines)
+    if header_tax:
+        out.append(seg("TXI", "TX", ctx.r(header_tax, "TXI02", "tax_total")))
+    if doc.discount_amount:
+        out.append(seg("SAC", "A", "C310", "", "", ctx.n(doc.discount_amount, "SAC05", "discount_amount")))
+    out.append(seg("CTT", ctx.n(len(doc.lines), "CTT01", "lines")))
+    return out
+
+
+def _check_total(doc: Invoice, ctx: MappingContext) -> None:
+    computed, allowed = totals.expected_total(
+        ((line.quantity, line.unit_price) for line in doc.lines),
+        taxes=doc.tax_total,
+        allowances=totals.cents(doc.discount_amount),
+    )
+    if not totals.agrees(doc.total, computed, allowed):
+        raise ctx.fail("total", str(doc.total),
+                       f"Σ(quantity × unit price) − discount + taxes = {computed} (± {allowed}); the 810 TDS "
+                       "must add up")

@@ -1,0 +1,91 @@
+"""The N1 loop for a party (N1, N3, N4), shared by the 810, 850 and 820 mappings.
+
+Owns how a ``Party`` becomes name, identification and address segments, including the translation of
+FreshBooks' free-text province and country into the ID codes N402/N404 require (reference §5: never a full
+name in an ID element; unknown values are omitted and reported). Must not decide the entity code (BT, RE,
+BY, PR…): the caller does.
+"""
+
+from __future__ import annotations
+
+import re
+
+from freshcleo_pipeline.documents import Party
+from freshcleo_pipeline.x12.context import MappingContext
+from freshcleo_pipeline.x12.hygiene import Reason
+from freshcleo_pipeline.x12.segments import Segment, seg
+
+#: N103 when the partner knows the party by an id: "mutually defined", the only qualifier that fits every
+#: partner-assigned id without knowing the scheme (DUNS, GLN…).
+PARTY_ID_QUALIFIER = "ZZ"
+
+_COUNTRIES = {
+    "UNITED STATES": "US", "UNITED STATES OF AMERICA": "US", "USA": "US", "U.S.": "US", "U.S.A.": "US",
+    "CANADA": "CA", "MEXICO": "MX", "UNITED KINGDOM": "GB", "UK": "GB", "GREAT BRITAIN": "GB",
+    "AUSTRALIA": "AU", "GERMANY": "DE", "FRANCE": "FR", "IRELAND": "IE", "NEW ZEALAND": "NZ",
+}
+_REGIONS = {
+    "ALABAMA": "AL", "ALASKA": "AK", "ARIZONA": "AZ", "ARKANSAS": "AR", "CALIFORNIA": "CA", "COLORADO": "CO",
+    "CONNECTICUT": "CT", "DELAWARE": "DE", "DISTRICT OF COLUMBIA": "DC", "FLORIDA": "FL", "GEORGIA": "GA",
+    "HAWAII": "HI", "IDAHO": "ID", "ILLINOIS": "IL", "INDIANA": "IN", "IOWA": "IA", "KANSAS": "KS",
+    "KENTUCKY": "KY", "LOUISIANA": "LA", "MAINE": "ME", "MARYLAND": "MD", "MASSACHUSETTS": "MA",
+    "MICHIGAN": "MI", "MINNESOTA": "MN", "MISSISSIPPI": "MS", "MISSOURI": "MO", "MONTANA": "MT",
+    "NEBRASKA": "NE", "NEVADA": "NV", "NEW HAMPSHIRE": "NH", "NEW JERSEY": "NJ", "NEW MEXICO": "NM",
+    "NEW YORK": "NY", "NORTH CAROLINA": "NC", "NORTH DAKOTA": "ND", "OHIO": "OH", "OKLAHOMA": "OK",
+    "OREGON": "OR", "PENNSYLVANIA": "PA", "RHODE ISLAND": "RI", "SOUTH CAROLINA": "SC", "SOUTH DAKOTA": "SD",
+    "TENNESSEE": "TN", "TEXAS": "TX", "UTAH": "UT", "VERMONT": "VT", "VIRGINIA": "VA", "WASHINGTON": "WA",
+    "WEST VIRGINIA": "WV", "WISCONSIN": "WI", "WYOMING": "WY", "PUERTO RICO": "PR",
+    "ALBERTA": "AB", "BRITISH COLUMBIA": "BC", "MANITOBA": "MB", "NEW BRUNSWICK": "NB",
+    "NEWFOUNDLAND AND LABRADOR": "NL", "NOVA SCOTIA": "NS", "NORTHWEST TERRITORIES": "NT", "NUNAVUT": "NU",
+    "ONTARIO": "ON", "PRINCE EDWARD ISLAND": "PE", "QUEBEC": "QC", "SASKATCHEWAN": "SK", "YUKON": "YT",
+}
+_POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,13}[A-Z0-9]$")
+
+
+def _lookup(ctx: MappingContext, value: str, table: dict[str, str], ref: str, field: str) -> str:
+    key = " ".join(value.upper().split())
+    if not key:
+        return ""
+    if key in table:
+        code = table[key]
+        ctx.record(ref, field, value, code, (Reason.TRANSLITERATED,))
+        return code
+    return ctx.code(value, ref, field)
+
+
+def _postal(ctx: MappingContext, value: str, field: str) -> str:
+    candidate = " ".join(value.upper().split())
+    if not candidate:
+        return ""
+    if _POSTAL.match(candidate) and all(ch in ctx.allowed for ch in candidate):
+        if candidate != value:
+            ctx.record("N403", field, value, candidate, (Reason.WHITESPACE,))
+        return candidate
+    ctx.record("N403", field, value, "", (Reason.OMITTED,))
+    return ""
+
+
+def party_loop(ctx: MappingContext, entity: str, party: Party, field: str, *,
+               with_address: bool = True) -> list[Segment]:
+    """N1 (+ N3, N4) for ``party`` as ``entity``; raises when neither a name nor an id can be sent."""
+    name = ctx.text(party.name, "N102", f"{field}.name")
+    party_id = ctx.ident(party.edi_id, "N104", f"{field}.edi_id") if party.edi_id.strip() else ""
+    if not name and not party_id:
+        raise ctx.fail(f"{field}.name", party.name,
+                       "a name with at least one character the partner's character set can carry, "
+                       "or an edi_id for the party (N1 needs N102 or N103/N104)")
+    out = [seg("N1", entity, name, PARTY_ID_QUALIFIER if party_id else "", party_id)]
+    if not with_address:
+        return out
+    address = party.address
+    street = ctx.text(address.street, "N301", f"{field}.address.street")
+    street2 = ctx.text(address.street2, "N302", f"{field}.address.street2")
+    if street or street2:
+        out.append(seg("N3", street or street2, street2 if street else ""))
+    city = ctx.text(address.city, "N401", f"{field}.address.city")
+    region = _lookup(ctx, address.province, _REGIONS, "N402", f"{field}.address.province")
+    postal = _postal(ctx, address.postal_code, f"{field}.address.postal_code")
+    country = _lookup(ctx, address.country, _COUNTRIES, "N404", f"{field}.address.country")
+    if city or region or postal or country:
+        out.append(seg("N4", city, region, postal, country))
+    return out

@@ -1,0 +1,61 @@
+"""Segments as values and their rendering: the one place that joins elements with delimiters.
+
+Owns ``Delimiters`` and ``Segment`` (a tag and its already-formatted element texts) and the rule that
+trailing empty elements and components are omitted together with their separators (reference §3.1). Must not
+clean or check data: values reaching here are already safe (``hygiene.py``, ``context.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from freshcleo_pipeline.x12.errors import X12EnvelopeError
+
+#: A simple element's text, or a composite's component texts.
+Element = str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    element: str = "*"
+    component: str = ">"
+    repetition: str = "^"  # only written (ISA11) from version 00402 on
+    segment: str = "~"
+
+    def __post_init__(self) -> None:
+        chars = (self.element, self.component, self.repetition, self.segment)
+        if any(len(c) != 1 for c in chars) or len(set(chars)) != 4:
+            raise X12EnvelopeError("delimiters", chars, "four distinct single characters")
+        if any(c.isalnum() or c == " " for c in chars):
+            raise X12EnvelopeError("delimiters", chars, "no letter, digit or space as a delimiter")
+
+    def as_tuple(self) -> tuple[str, str, str, str]:
+        return (self.element, self.component, self.repetition, self.segment)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    tag: str
+    elements: tuple[Element, ...]
+
+    def render(self, delimiters: Delimiters) -> str:
+        texts = [_element_text(e, delimiters.component) for e in self.elements]
+        while texts and not texts[-1]:
+            texts.pop()
+        if not texts:
+            raise ValueError(f"segment {self.tag} has no data element; an empty segment is invalid X12")
+        return self.tag + delimiters.element + delimiters.element.join(texts) + delimiters.segment
+
+
+def _element_text(element: Element, component: str) -> str:
+    if isinstance(element, str):
+        return element
+    parts = list(element)
+    while parts and not parts[-1]:
+        parts.pop()
+    return component.join(parts)
+
+
+def seg(tag: str, *elements: Element) -> Segment:
+    """Shorthand used by the mappings: ``seg("N1", "BT", name)``."""
+    return Segment(tag, elements)

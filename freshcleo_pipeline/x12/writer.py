@@ -1,0 +1,49 @@
+"""The writer: transaction-set bodies → ST…SE, and sets → one complete interchange ISA…IEA.
+
+Owns framing and counting: SE01 (ST to SE inclusive), GE01 (sets in the group), IEA01 (groups), the control
+number pairs (ISA13 = IEA02, GS06 = GE02, ST02 = SE02), one functional group per interchange (the pipeline
+renders one partner and one transaction set at a time). Must not map documents or clean data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from freshcleo_pipeline.x12 import envelope
+from freshcleo_pipeline.x12.envelope import EnvelopeParams
+from freshcleo_pipeline.x12.segments import Delimiters, Segment
+
+
+@dataclass(frozen=True)
+class SetBody:
+    transaction_set_id: str  # ST01
+    control_number: str  # ST02, already formatted
+    body: Sequence[Segment]  # the segments between ST and SE
+
+
+def render_set(item: SetBody, delimiters: Delimiters) -> tuple[str, int]:
+    """ST … SE as text, and SE01 (the segment count including ST and SE)."""
+    count = len(item.body) + 2
+    parts = [Segment("ST", (item.transaction_set_id, item.control_number)).render(delimiters)]
+    parts.extend(segment.render(delimiters) for segment in item.body)
+    parts.append(Segment("SE", (str(count), item.control_number)).render(delimiters))
+    return "".join(parts), count
+
+
+def render_interchange(env: EnvelopeParams, functional_id: str, sets: Sequence[SetBody], *,
+                       interchange_control_number: int, group_control_number: int, date: dt.date,
+                       time: dt.time) -> tuple[str, tuple[int, ...]]:
+    """ISA, one GS…GE group holding ``sets``, IEA; and each set's SE01."""
+    d = env.delimiters
+    parts = [envelope.isa(env, interchange_control_number, date, time),
+             envelope.gs(env, functional_id, group_control_number, date, time).render(d)]
+    counts: list[int] = []
+    for item in sets:
+        text, count = render_set(item, d)
+        parts.append(text)
+        counts.append(count)
+    parts.append(envelope.ge(len(sets), group_control_number).render(d))
+    parts.append(envelope.iea(1, interchange_control_number).render(d))
+    return "".join(parts), tuple(counts)
