@@ -42,7 +42,7 @@ class Mode(StrEnum):
 class Settings(BaseSettings):
     """Configuration of one freshcleo installation."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True,
                                       populate_by_name=True)
 
     mode: Mode = Field(Mode.SANDBOX, alias="FRESHCLEO_MODE")

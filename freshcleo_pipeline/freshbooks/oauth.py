@@ -21,9 +21,9 @@ from typing import Any
 
 from freshcleo_pipeline.errors import ApiError, AuthError, ConfigError
 from freshcleo_pipeline.http import Authenticator, HttpClient
-from freshcleo_pipeline.ledger import Ledger
+from freshcleo_pipeline.ledger import Ledger, open_ledger
 from freshcleo_pipeline.ledger.tokens import InvalidGrantError, TokenSet, TokenVault
-from freshcleo_pipeline.settings import Settings
+from freshcleo_pipeline.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +286,17 @@ def sandbox_auto_connect(settings: Settings, ledger: Ledger, *, account_id: str 
     return connect_with_redirect(settings, ledger, location, state, account_id=account_id)
 
 
+def complete_authorization_from_redirect(redirect_url: str) -> str:
+    """The local receiver's OAuth callback: finish the pending authorization; a secret-free summary."""
+    settings = get_settings()
+    ledger = open_ledger(settings.resolved_ledger_url())
+    try:
+        identity = connect_with_redirect(settings, ledger, redirect_url, pending_state(settings))
+    finally:
+        ledger.dispose()
+    return f"Connected FreshBooks account {identity.account_id} ({identity.business_name or 'unnamed'})."
+
+
 # ---- the pending authorization (state of a printed URL, for a paste in a later invocation) ----
 
 def _pending_path(settings: Settings) -> Path:
@@ -323,6 +334,7 @@ __all__ = [
     "OAuthApp",
     "authorize_url",
     "begin_authorization",
+    "complete_authorization_from_redirect",
     "connect_with_redirect",
     "discover_identity",
     "exchange_code",

@@ -31,6 +31,10 @@ def _fail(expected: str) -> PydanticCustomError:
     return PydanticCustomError("freshcleo", expected)
 
 
+_PLACES = 6  # the most decimal places a document amount holds
+_QUANTUM = Decimal(1).scaleb(-_PLACES)
+
+
 def _to_decimal(value: object) -> Decimal:
     if isinstance(value, bool) or isinstance(value, float):
         # A float has already lost exactness; FreshBooks sends strings, so a float means a broken producer.
@@ -48,6 +52,14 @@ def _to_decimal(value: object) -> Decimal:
         raise _fail("a decimal string")
     if not result.is_finite():
         raise _fail("a finite decimal string")
+    exponent = result.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_PLACES:
+        # "12.5000000" is 12.5: drop trailing zeros beyond what documents hold, but never round a real digit.
+        shortened = result.quantize(_QUANTUM)
+        if shortened == result:
+            result = shortened
+    elif isinstance(exponent, int) and exponent > 0:
+        result = result.quantize(Decimal(1))  # "1E+2" → 100, so no later str() prints an exponent
     return result
 
 
@@ -152,12 +164,12 @@ class InvoiceLine(_Api):
     qty: OptDec = None
     unit_cost: Money
     amount: Money  # qty x unit_cost, before discount and tax
-    taxName1: Text = ""  # noqa: N815 - FreshBooks' own camelCase names
-    taxAmount1: OptDec = None  # noqa: N815 - a percent rate, not money
-    taxName2: Text = ""  # noqa: N815
-    taxAmount2: OptDec = None  # noqa: N815
+    taxName1: Text = ""  # FreshBooks' own camelCase names
+    taxAmount1: OptDec = None  # a percent rate, not money
+    taxName2: Text = ""
+    taxAmount2: OptDec = None
     compounded_tax: bool = False
-    updated: EasternTime = None
+    # A line's own ``updated`` is not read: the invoice's ``updated`` is the one the API filters on.
 
 
 class Invoice(_Api):

@@ -1,34 +1,41 @@
 """FreshBooks webhooks: the event signature, the event form, and the callback registration calls.
 
-Owns three things and nothing else:
+Owns four things:
 - the signature exactly as FreshBooks computes it: HMAC-SHA256, keyed with the callback's verifier, over the
   URL-decoded form fields in arrival order serialized like Python's ``json.dumps`` with default arguments,
   sent as standard base64 in ``X-FreshBooks-Hmac-SHA256``; compared in constant time;
 - parsing of the raw form body into an ordered mapping, refusing anything FreshBooks never sends (not UTF-8,
   a field without ``=``, a repeated field, missing ids, oversized values) so the receiver fails closed;
 - the callback calls under ``/events/account/<account_id>/events/callbacks`` (create, verify, resend, list,
-  delete), sent through the shared ``HttpClient`` with the FreshBooks ``Authenticator``.
+  delete), sent through the shared ``HttpClient`` with the FreshBooks ``Authenticator``;
+- registration: reconciling FreshBooks' callbacks with the ledger's rows (``ledger/callbacks.py``) so that
+  each subscribed event has one verified callback on its own receiver path.
 
-It stores nothing and serves nothing: the receiver (``service/``) and the ledger (``ledger/callbacks.py``,
-``ledger/inbox.py``) do. The signature is computed from the raw body, never from a framework's form map,
-which may reorder or merge keys.
+It serves nothing and never sees an event's storage: the receiver (``service/``) and ``ledger/inbox.py`` do.
+The signature is computed from the raw body, never from a framework's form map, which may reorder or merge
+keys.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from freshcleo_pipeline.errors import ApiError
 from freshcleo_pipeline.http import Authenticator, HttpClient, OutcomeUnknownError
+from freshcleo_pipeline.ledger import Ledger
+from freshcleo_pipeline.ledger import callbacks as cb
+from freshcleo_pipeline.ledger.rows import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -232,3 +239,147 @@ class CallbackApi:
         path = f"{self.base}/{quote(callback_id, safe='')}"
         response = self.http.request("DELETE", path, auth=self.auth, ok_statuses=frozenset({404}))
         return response.status_code != 404
+
+
+# ---- registration: make FreshBooks' callbacks and the ledger's agree --------------------------------------
+
+
+def receiver_base(public_url: str) -> str:
+    """The receiver's webhook prefix under a public URL; each callback appends its path token."""
+    return f"{public_url.rstrip('/')}/webhooks/freshbooks/"
+
+
+@dataclass
+class RegistrationReport:
+    """What ``register_callbacks`` did, by event name."""
+
+    created: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    reverified: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.reverified or self.removed)
+
+
+def register_callbacks(api: CallbackApi, ledger: Ledger, secret_key: bytes, public_url: str, *,
+                       events: Sequence[str] = SUBSCRIBED_EVENTS, wait: float = 30.0,
+                       clock: Callable[[], dt.datetime] = utcnow,
+                       sleep: Callable[[float], None] = time.sleep) -> RegistrationReport:
+    """One verified callback per event, each on its own receiver path under ``public_url``; idempotent.
+
+    Compares what FreshBooks lists with what the ledger holds for the account: a callback present and verified
+    on both sides is left alone (a second run only lists); a ledger row FreshBooks lost, a callback of ours
+    the ledger does not know, and a callback under another receiver URL are deleted; a callback one side
+    considers unverified is verified again (with the stored verifier, else by asking FreshBooks to resend the
+    handshake); missing events are created. The receiver must be reachable at ``public_url``: it takes the
+    handshake and confirms it. Waits up to ``wait`` seconds for every callback to be verified.
+    """
+    base = receiver_base(public_url)
+    wanted = list(dict.fromkeys(events))
+    remote = {c.callback_id: c for c in api.list()}
+    with ledger.begin() as conn:
+        local = cb.list_callbacks(conn, api.account_id)
+    report = RegistrationReport()
+    keep: dict[str, cb.CallbackRow] = {}
+    for row in local:
+        twin = remote.get(row.callback_id) if row.callback_id is not None else None
+        if (twin is None or twin.uri != row.uri or not row.uri.startswith(base) or row.event not in wanted
+                or row.event in keep):
+            if twin is not None:
+                api.delete(twin.callback_id)
+            with ledger.begin() as conn:
+                cb.remove_callback(conn, row.path_token)
+            report.removed.append(row.event)
+            log.info("webhook callback %s (%s) removed: stale or superseded", row.event, row.callback_id)
+            continue
+        keep[row.event] = row
+    known = {row.callback_id for row in keep.values()}
+    for stray in remote.values():
+        # Ours by URL, unknown to the ledger (e.g. a create whose answer was lost): its events would be refused.
+        if stray.uri.startswith(base) and stray.callback_id not in known:
+            api.delete(stray.callback_id)
+            report.removed.append(stray.event)
+            log.info("webhook callback %s (%s) removed: not in the ledger", stray.event, stray.callback_id)
+
+    pending: list[str] = []
+    for event in wanted:
+        existing = keep.get(event)
+        if existing is None:
+            pending.append(_create(api, ledger, base, event, clock))
+            report.created.append(event)
+            continue
+        assert existing.callback_id is not None
+        if existing.verified and remote[existing.callback_id].verified:
+            report.kept.append(event)
+            continue
+        _reverify(api, ledger, secret_key, existing, clock)
+        pending.append(existing.path_token)
+        report.reverified.append(event)
+
+    report.unverified = _await_verified(ledger, pending, wait, sleep)
+    return report
+
+
+def _create(api: CallbackApi, ledger: Ledger, base: str, event: str, clock: Callable[[], dt.datetime]) -> str:
+    token = cb.new_path_token()
+    uri = base + token
+    # The row exists before the create call: FreshBooks may post the handshake before answering the create.
+    with ledger.begin() as conn:
+        cb.add_callback(conn, path_token=token, account_id=api.account_id, event=event, uri=uri, now=clock())
+    try:
+        created = api.create(event, uri)
+    except Exception:
+        with ledger.begin() as conn:
+            cb.remove_callback(conn, token)
+        raise
+    with ledger.begin() as conn:
+        cb.set_callback_id(conn, token, created.callback_id)
+    log.info("webhook callback %s created (%s)", event, created.callback_id)
+    return token
+
+
+def _reverify(api: CallbackApi, ledger: Ledger, secret_key: bytes, row: cb.CallbackRow,
+              clock: Callable[[], dt.datetime]) -> None:
+    assert row.callback_id is not None
+    verifier = cb.reveal_verifier(row, secret_key)
+    if verifier is not None:
+        try:
+            api.verify(row.callback_id, verifier)
+        except ApiError as exc:
+            log.info("webhook callback %s (%s): stored verifier refused (%s); asking for a new handshake",
+                     row.event, row.callback_id, exc.status)
+        else:
+            with ledger.begin() as conn:
+                cb.mark_verified(conn, row.path_token, clock())
+            return
+    with ledger.begin() as conn:
+        cb.mark_unverified(conn, row.path_token)
+    api.resend_verification(row.callback_id)
+
+
+def _await_verified(ledger: Ledger, tokens: list[str], wait: float, sleep: Callable[[float], None]) -> list[str]:
+    deadline = time.monotonic() + wait
+    while True:
+        with ledger.begin() as conn:
+            rows = [cb.get_by_path(conn, token) for token in tokens]
+        waiting = [row.event for row in rows if row is not None and not row.verified]
+        if not waiting or time.monotonic() >= deadline:
+            return waiting
+        sleep(0.1)
+
+
+def remove_callbacks(api: CallbackApi, ledger: Ledger, *, event: str | None = None) -> list[str]:
+    """Delete the account's callbacks (or one event's) at FreshBooks and in the ledger; the events removed."""
+    with ledger.begin() as conn:
+        rows = [r for r in cb.list_callbacks(conn, api.account_id) if event is None or r.event == event]
+    removed = []
+    for row in rows:
+        if row.callback_id is not None:
+            api.delete(row.callback_id)
+        with ledger.begin() as conn:
+            cb.remove_callback(conn, row.path_token)
+        removed.append(row.event)
+    return removed

@@ -94,8 +94,10 @@ def all_rows(conn: Connection) -> list[InboxRow]:
 
 def last_handled_id(conn: Connection) -> int:
     """The greatest id a run request took (0 when none): where a sensor without a cursor resumes."""
+    # Duplicates are marked together with their original, so they can carry ids past the sensor's position.
     return int(conn.execute(select(func.max(webhook_inbox.c.id))
-                            .where(webhook_inbox.c.handled_at.is_not(None))).scalar() or 0)
+                            .where(webhook_inbox.c.handled_at.is_not(None),
+                                   webhook_inbox.c.duplicate_of.is_(None))).scalar() or 0)
 
 
 def mark_handled(conn: Connection, ids: Iterable[int], *, run_ref: str | None, partition: str | None,

@@ -249,3 +249,14 @@ def live_for_document(conn: Connection, kind: str, account_id: str, source_id: s
         outbox.c.kind == kind, outbox.c.account_id == account_id, outbox.c.source_id == source_id))
         .order_by(outbox.c.id)).mappings()
     return [_item(r) for r in rows]
+
+
+def mark_item_failed(conn: Connection, outbox_id: int, error: str) -> None:
+    """A row that cannot be rendered (its data cannot be expressed in X12); it stays out of every file."""
+    conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(
+        state="failed", last_error=error[:2000], updated_at=utcnow()))
+
+
+def mark_interchange_invalid(conn: Connection, interchange_id: int, detail: str) -> None:
+    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
+        state="invalid", last_error=detail[:2000], updated_at=utcnow()))

@@ -137,3 +137,18 @@ def documents_in_partitions(conn: Connection, days: Sequence[dt.date]) -> list[d
     rows = conn.execute(select(documents).where(documents.c.partition_date.in_(list(days)))
                         .order_by(documents.c.id)).mappings()
     return [dict(r) for r in rows]
+
+
+def latest_payloads(conn: Connection, kind: str, account_id: str,
+                    source_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The newest stored payload of each document of ``kind`` (optionally only these ids)."""
+    t = source_snapshots
+    newest = select(func.max(t.c.id).label("id")).where(t.c.kind == kind, t.c.account_id == account_id)
+    if source_ids is not None:
+        ids = [str(s) for s in source_ids]
+        if not ids:
+            return []
+        newest = newest.where(t.c.source_id.in_(ids))
+    sub = newest.group_by(t.c.source_id).subquery()
+    rows = conn.execute(select(t.c.payload).join(sub, sub.c.id == t.c.id)).scalars()
+    return [loads(r) for r in rows]

@@ -317,7 +317,9 @@ class Emulator:
         self._server = server
         bound_host, bound_port = server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
-        self._thread = threading.Thread(target=server.serve_forever, name=f"{self.name}-http", daemon=True)
+        # A short poll interval makes stop() return in ~50 ms instead of 0.5 s (it runs after every test).
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"{self.name}-http", daemon=True)
         self._thread.start()
         return self
 

@@ -36,11 +36,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from freshcleo_pipeline.errors import FreshcleoError
-from freshcleo_pipeline.freshbooks.webhooks import SIGNATURE_HEADER, WebhookEvent, WebhookFormError, \
-    parse_event, signature_matches
-from freshcleo_pipeline.ledger import Ledger
+from freshcleo_pipeline.freshbooks.webhooks import (
+    SIGNATURE_HEADER,
+    WebhookEvent,
+    WebhookFormError,
+    parse_event,
+    signature_matches,
+)
+from freshcleo_pipeline.ledger import Ledger, inbox
 from freshcleo_pipeline.ledger import callbacks as cb
-from freshcleo_pipeline.ledger import inbox
 from freshcleo_pipeline.ledger.rows import utcnow
 
 log = logging.getLogger(__name__)
@@ -74,7 +78,7 @@ class WebhookReceiver:
         self.clock = clock
         self.callback_id_wait = callback_id_wait
 
-    async def __call__(self, request: Request) -> Response:
+    async def endpoint(self, request: Request) -> Response:
         token = str(request.path_params.get("path_token", ""))
         try:
             return await self._handle(request, token)

@@ -97,6 +97,7 @@ class X12Error:
     element_position: int | None = None
     component_position: int | None = None
     data_element: str = ""  # the data element reference number (AK402), e.g. "76" for BIG02
+    loop_id: str = ""  # the loop the segment was in (AK303), by its trigger tag
     bad_value: str = ""
     group_control_number: str = ""
     set_control_number: str = ""

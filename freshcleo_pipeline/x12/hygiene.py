@@ -28,8 +28,9 @@ _EXTENDED_5010 = _EXTENDED_4010 | frozenset("^`")
 # Letters NFKD does not decompose into ASCII.
 _TRANSLITERATION = {
     "ß": "ss", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l",
-    "Đ": "D", "đ": "d", "Þ": "TH", "þ": "th", "ı": "i", "‘": "'", "’": "'", "‚": ",", "“": '"', "”": '"',
-    "„": '"', "–": "-", "—": "-", "‐": "-", "…": "...", "•": "-", "€": "EUR", "£": "GBP", "×": "x",
+    "Đ": "D", "đ": "d", "Þ": "TH", "þ": "th", "\u0131": "i", "\u2018": "'", "\u2019": "'", "\u201a": ",",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2013": "-", "\u2014": "-", "\u2010": "-", "…": "...",
+    "•": "-", "€": "EUR", "£": "GBP", "\u00d7": "x",
 }
 
 
@@ -45,6 +46,7 @@ class Reason(StrEnum):
     TRUNCATED = "truncated"  # shortened to the element's maximum at a word boundary
     OMITTED = "omitted"  # too short or not a valid code: the element is left out
     DEFAULTED = "defaulted"  # an unknown code replaced by the documented default
+    CODED = "coded"  # a name (state, country) replaced by its code
 
 
 @dataclass(frozen=True)

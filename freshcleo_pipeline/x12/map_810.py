@@ -12,11 +12,11 @@ envelope or count segments (``writer.py`` does).
 | CUR | 01 / 02 | currency | only when not USD; `SE` (selling party) and the ISO code |
 | N1 loop | N1/N3/N4 | bill_to (`BT`), ship_to (`ST`, if any), seller (`RE`, remit-to) | see ``parties.py`` |
 | ITD | 01 02 06 07 | due_date | `01` basic, `3` invoice date basis, net due date, net days |
-| IT1 | 01–04, 06/07 | line_number, quantity, unit (`EA` if unknown), unit_price, `VP` + sku | R formatting |
+| IT1 | 01-04, 06/07 | line_number, quantity, unit (`EA` if unknown), unit_price, `VP` + sku | R formatting |
 | TXI | 01 02 03 | each line tax | type from the tax name (VAT→VA, GST/HST→GS, …, else TX), amount, percent |
 | PID | 01, 05 | line name, then description | `F` free form; shortened to 80 at a word boundary |
 | TDS | 01 | total | N2, the FreshBooks invoice amount to the cent |
-| TXI | 01 02 | tax_total − Σ line taxes | header `TX`, only when invoice-level tax exists |
+| TXI | 01 02 | tax_total - Σ line taxes | header `TX`, only when invoice-level tax exists |
 | SAC | 01 02 05 | discount_amount | `A` allowance, `C310` discount, N2 amount; only when not zero |
 | CTT | 01 | number of lines | always, `0` for a line-less invoice |
 
@@ -24,7 +24,7 @@ Line-less invoices: the 810 standard makes the IT1 loop optional (reference §5:
 loop is optional"), so an invoice without lines is written as BIG … TDS … CTT*0 and is valid. A partner guide
 that demands IT1 is a partner rule, not ours to impose.
 
-Totals: TDS01 must equal Σ(quantity × unit price) − discount + taxes within one cent per line
+Totals: TDS01 must equal Σ(quantity x unit price) - discount + taxes within one cent per line
 (``totals.py``); otherwise the invoice is refused with an ``X12MappingError``, because the receiver's
 validator would reject it.
 """
@@ -100,5 +100,5 @@ def _check_total(doc: Invoice, ctx: MappingContext) -> None:
     )
     if not totals.agrees(doc.total, computed, allowed):
         raise ctx.fail("total", str(doc.total),
-                       f"Σ(quantity × unit price) − discount + taxes = {computed} (± {allowed}); the 810 TDS "
+                       f"Σ(quantity x unit price) - discount + taxes = {computed} (± {allowed}); the 810 TDS "
                        "must add up")

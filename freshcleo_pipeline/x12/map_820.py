@@ -9,12 +9,12 @@ envelope or count segments. A customer payment and a bill payment map the same w
 | BPR | 01 | — | `I` remittance information only: the money already moved outside EDI |
 | BPR | 02 / 03 | amount | R; `C` credit |
 | BPR | 04 | method | Check→`CHK`; ACH, bank transfer, EFT, direct deposit→`ACH`; wire→`FWT`; else `NON` |
-| BPR | 16 | payment_date | BPR05–15 empty (no bank details with `I`) |
+| BPR | 16 | payment_date | BPR05-15 empty (no bank details with `I`) |
 | TRN | 01 / 02 | trace_number | `1` current transaction trace; identifier, refused if > 30 (4010) |
 | CUR | 01 / 02 | currency | only when not USD; `PR` (payer) and the ISO code |
 | N1 loop | N1/N3/N4 | payer (`PR`), payee (`PE`) | see ``parties.py`` |
 | ENT | 01 | item position | one ENT loop per settled invoice or bill, numbered from 1 |
-| RMR | 01–05 | reference_number, amount_paid, document_total | `IV` seller's invoice number, `PI` pay item |
+| RMR | 01-05 | reference_number, amount_paid, document_total | `IV` seller's invoice number, `PI` pay item |
 | DTM | 01 / 02 | document_date | `003` invoice date, when known |
 
 A remittance without items is valid: the ENT loop is optional (reference §7).

@@ -10,16 +10,16 @@ envelope or count segments.
 | BEG | 03 / 05 | po_number / issue_date | identifier: refused if > 22 chars or unrepresentable |
 | CUR | 01 / 02 | currency | only when not USD; `BY` (buying party) and the ISO code |
 | ITD | 01 02 06 07 | due_date | `01` basic, `3` invoice date basis, net due date, net days |
-| TXI | 01 02 | tax_total − Σ line taxes | header `TX`, only when bill-level tax exists |
+| TXI | 01 02 | tax_total - Σ line taxes | header `TX`, only when bill-level tax exists |
 | N1 loop | N1/N3/N4 | buyer (`BY`, ourselves), seller (`SE`, the vendor) | see ``parties.py`` |
-| PO1 | 01–04, 06/07 | line_number, quantity, unit (`EA` if unknown), unit_price, `VP` + sku | R formatting |
+| PO1 | 01-04, 06/07 | line_number, quantity, unit (`EA` if unknown), unit_price, `VP` + sku | R formatting |
 | PID | 01, 05 | line name, then description | `F` free form, in the PID loop |
 | TXI | 01 02 03 | each line tax | after the PID loop, as the PO1 loop orders it |
 | CTT | 01 | number of PO1 | |
 | AMT | 01 / 02 | total | `TT`, R (explicit decimal), in the CTT loop |
 
 A bill without lines cannot be an 850: the PO1 loop is mandatory (reference §6, "PO1 loop 1..100000"), so the
-mapping raises ``X12MappingError`` on ``lines``. AMT*TT must equal Σ(quantity × unit price) + taxes within one
+mapping raises ``X12MappingError`` on ``lines``. AMT*TT must equal Σ(quantity x unit price) + taxes within one
 cent per line, else ``X12MappingError`` on ``total``.
 """
 
@@ -50,7 +50,7 @@ def map_purchase_order(doc: PurchaseOrder, ctx: MappingContext) -> list[Segment]
                                               taxes=doc.tax_total)
     if not totals.agrees(doc.total, computed, allowed):
         raise ctx.fail("total", str(doc.total),
-                       f"Σ(quantity × unit price) + taxes = {computed} (± {allowed}); the 850 AMT*TT must add up")
+                       f"Σ(quantity x unit price) + taxes = {computed} (± {allowed}); the 850 AMT*TT must add up")
     out: list[Segment] = [seg(
         "BEG",
         PURPOSE_CODE[doc.purpose],

@@ -48,7 +48,7 @@ def _lookup(ctx: MappingContext, value: str, table: dict[str, str], ref: str, fi
         return ""
     if key in table:
         code = table[key]
-        ctx.record(ref, field, value, code, (Reason.TRANSLITERATED,))
+        ctx.record(ref, field, value, code, (Reason.CODED,))
         return code
     return ctx.code(value, ref, field)
 

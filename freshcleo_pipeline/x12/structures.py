@@ -1,6 +1,6 @@
 """Transaction-set structures as data: segment order, loops, repeats and mandatory segments.
 
-Owns the 4010 structures of 810, 850, 820 and 997 (reference sheet §5–§8), reduced to the segments named in
+Owns the 4010 structures of 810, 850, 820 and 997 (reference sheet §5-§8), reduced to the segments named in
 ``specs.py``: a segment of the standard that we neither write nor read is absent here, so the validator reports
 it as "not in defined transaction set" (AK304 6). Repeat counts are the standard's; ``None`` means the
 standard's ">1" (unbounded). Must not contain validation logic: ``validator.py`` walks these trees.

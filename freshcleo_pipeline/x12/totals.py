@@ -1,7 +1,7 @@
 """The arithmetic that ties totals to lines, shared by the mappings (before writing) and the validator.
 
-Owns the business rules of reference §13: an 810's TDS01 equals Σ(IT102 × IT104, each rounded to the cent)
-+ charges − allowances + taxes, and an 850's AMT*TT equals Σ(PO102 × PO104) + taxes, within a rounding
+Owns the business rules of reference §13: an 810's TDS01 equals Σ(IT102 x IT104, each rounded to the cent)
++ charges - allowances + taxes, and an 850's AMT*TT equals Σ(PO102 x PO104) + taxes, within a rounding
 tolerance of one cent per line (FreshBooks rounds per line; we cannot know in which direction). Keeping one
 copy means a document the mapping accepts is one the validator accepts.
 """
@@ -19,7 +19,7 @@ def cents(value: Decimal) -> Decimal:
 
 
 def lines_total(lines: Iterable[tuple[Decimal, Decimal]]) -> tuple[Decimal, int]:
-    """Σ quantity × unit price, each rounded to the cent; and the number of lines."""
+    """Σ quantity x unit price, each rounded to the cent; and the number of lines."""
     total = Decimal(0)
     count = 0
     for quantity, unit_price in lines:

@@ -1,0 +1,1 @@
+"""Benchmarks: throughput and latency figures of freshcleo against the sandbox."""

@@ -1,0 +1,21 @@
+"""Jobs: the partitioned sync from FreshBooks to Cleo, the inbound poll, and the partner directory refresh."""
+
+import dagster as dg
+
+sync_job = dg.define_asset_job(
+    "sync_job",
+    selection=dg.AssetSelection.groups("extract", "normalize", "edi", "deliver"),
+    description="FreshBooks → normalized → X12 → Cleo for the selected day partitions, exactly once per "
+    "document version.",
+    tags={"dagster/max_retries": "1"},
+)
+
+inbound_job = dg.define_asset_job(
+    "inbound_job", selection=dg.AssetSelection.groups("inbound"),
+    description="Pull 997s and partner files from Cleo, apply acknowledgments, archive, flag overdue.",
+)
+
+partner_directory_job = dg.define_asset_job(
+    "partner_directory_job", selection=dg.AssetSelection.groups("reference"),
+    description="Align partners.yaml with FreshBooks clients/vendors and Cleo folders.",
+)

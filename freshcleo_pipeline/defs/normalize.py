@@ -1,0 +1,55 @@
+"""Stage assets: normalized documents, routed to trading partners (or recorded with the reason they are not)."""
+
+
+import dagster as dg
+
+from freshcleo_pipeline.defs.common import (
+    BACKFILL_POLICY,
+    counter_metadata,
+    preview_table,
+    run_days,
+)
+from freshcleo_pipeline.defs.extract import freshbooks_documents
+from freshcleo_pipeline.defs.partitions import daily_partitions
+from freshcleo_pipeline.defs.resources import (
+    CleoResource,
+    FreshBooksResource,
+    LedgerResource,
+    PartnerDirectoryResource,
+    sync_context,
+)
+from freshcleo_pipeline.sync.route import route
+
+
+@dg.asset(
+    group_name="normalize",
+    partitions_def=daily_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    deps=[freshbooks_documents],
+    kinds={"python"},
+    code_version="1",
+    description="Each document version of the partition normalized (invoice, purchase order, remittance) and "
+    "routed: routed, unrouted, draft, deleted, superseded or invalid — never dropped silently.",
+)
+def normalized_documents(
+    context: dg.AssetExecutionContext,
+    ledger: LedgerResource,
+    freshbooks: FreshBooksResource,
+    cleo: CleoResource,
+    partners: PartnerDirectoryResource,
+) -> dg.MaterializeResult:
+    led = ledger.get_ledger()
+    try:
+        ctx = sync_context(context, led, freshbooks, cleo, partners)
+        summary = route(ctx, run_days(context), freshbooks.account_id(led))
+    finally:
+        led.dispose()
+    totals = {key: dg.MetadataValue.float(float(value)) for key, value in summary.totals.items()}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": sum(summary.statuses.values()),
+        "warnings": summary.warnings,
+        **counter_metadata("status", summary.statuses),
+        **counter_metadata("partner", summary.per_partner),
+        **{f"routed_total/{k}": v for k, v in totals.items()},
+        "preview": preview_table(summary.preview),
+    })

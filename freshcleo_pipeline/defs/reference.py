@@ -1,0 +1,43 @@
+"""Reference assets: the partner directory aligned with FreshBooks and Cleo."""
+
+
+import dagster as dg
+
+from freshcleo_pipeline.defs.common import preview_table
+from freshcleo_pipeline.defs.resources import (
+    CleoResource,
+    FreshBooksResource,
+    LedgerResource,
+    PartnerDirectoryResource,
+    sync_context,
+)
+from freshcleo_pipeline.sync.directory import align
+
+
+@dg.asset(
+    group_name="reference",
+    kinds={"yaml"},
+    code_version="1",
+    description="partners.yaml aligned both ways with FreshBooks clients/vendors (as last extracted) and with "
+    "the Cleo folders the API user sees: what is unmatched on either side.",
+)
+def partner_directory(
+    context: dg.AssetExecutionContext,
+    ledger: LedgerResource,
+    freshbooks: FreshBooksResource,
+    cleo: CleoResource,
+    partners: PartnerDirectoryResource,
+) -> dg.MaterializeResult:
+    led = ledger.get_ledger()
+    try:
+        report = align(sync_context(context, led, freshbooks, cleo, partners), freshbooks.account_id(led))
+    finally:
+        led.dispose()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(report.partners),
+        "partners": preview_table(report.partners),
+        "unclaimed_freshbooks_clients": len(report.unclaimed_clients),
+        "unclaimed_freshbooks_vendors": len(report.unclaimed_vendors),
+        "unused_cleo_folders": dg.MetadataValue.text(", ".join(report.unused_cleo_folders) or "none"),
+        "cleo_error": dg.MetadataValue.text(report.cleo_error or "none"),
+    })

@@ -1,0 +1,287 @@
+"""The Cleo Integration Cloud emulator: the ``/api`` routes of the proposed folder/file shape over HTTP.
+
+Owns the HTTP face of the emulated tenant: the password grant, the bearer check on every ``/api`` call, the
+collection and object envelopes, paging and the SCIM-like name filter, upload / metadata / content / delete /
+move, status codes (201, 200, 204, 400, 401, 403, 404, 409) and ``{"message": …}`` errors. Folders come from
+partners.yaml: per partner an outbound folder (we upload, and may list and read back), an inbound folder
+(partners' files and acknowledgments; we read) and an archive. Routing, counters and fault injection come
+from the shared ``Emulator`` base; the partner's side of the conversation lives in ``acks``.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from freshcleo_pipeline.sandbox.cleo.acks import AckDesk, AckRecord
+from freshcleo_pipeline.sandbox.cleo.clock import SandboxClock
+from freshcleo_pipeline.sandbox.cleo.config import SandboxConfig, load_config
+from freshcleo_pipeline.sandbox.cleo.store import DOWNLOAD, UPLOAD, Folder, Store, StoredFile, StoreError
+from freshcleo_pipeline.sandbox.cleo.tokens import LoginRefused, TokenDesk
+from freshcleo_pipeline.sandbox.httpserver import CONTROL_PREFIX, Emulator, Handler, Request, Response
+from freshcleo_pipeline.settings import SANDBOX_CLEO_PASSWORD, SANDBOX_CLEO_USERNAME
+
+DEFAULT_PARTNERS_FILE = Path(__file__).resolve().parent.parent / "data" / "partners.yaml"
+DEFAULT_PAGE = 20
+MAX_PAGE = 1000
+_FILTER = re.compile(r'^\s*(name|path)\s+(eq|sw)\s+"((?:[^"\\]|\\.)*)"\s*$')
+_FOLDER_HREF = re.compile(r"^/api/folders/([^/]+)/?$")
+_STATUS = {"missing": 404, "conflict": 409, "forbidden": 403}
+
+
+class CleoEmulator(Emulator):
+    """An emulated CIC tenant for the trading partners of one partners.yaml.
+
+    Options: ``username``/``password`` (the sandbox's published ones by default), ``token_lifetime``
+    (seconds, default 3600), ``lockout`` (5 failed logins within 60 s lock the account for 15 minutes),
+    ``acks`` (play the partners: answer each interchange uploaded to an outbound folder), ``ack_delay``
+    (seconds before the answer appears; 0 = at once), ``reject_rate`` / ``silence_rate`` (share of valid
+    interchanges rejected / never answered, drawn from ``seed``).
+    """
+
+    name = "cleo"
+
+    def __init__(
+        self,
+        partners_file: Path | str = DEFAULT_PARTNERS_FILE,
+        *,
+        username: str = SANDBOX_CLEO_USERNAME,
+        password: str = SANDBOX_CLEO_PASSWORD,
+        token_lifetime: float = 3600.0,
+        lockout: bool = False,
+        acks: bool = True,
+        ack_delay: float = 0.0,
+        reject_rate: float = 0.0,
+        silence_rate: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(seed=seed)
+        self.clock = SandboxClock()
+        self.config: SandboxConfig = load_config(Path(partners_file))
+        self.store = Store()
+        self.tokens = TokenDesk(username, password, self.clock, token_lifetime, lockout)
+        self.acks = AckDesk(self.config, self.store, self.clock, acks, ack_delay, reject_rate, silence_rate, seed)
+        created = self.clock.now()
+        for partner in self.config.partners:
+            self.store.add_folder(partner.outbound, (UPLOAD, DOWNLOAD), created, partner_id=partner.id,
+                                  role="outbound")
+            self.store.add_folder(partner.inbound, (DOWNLOAD,), created, partner_id=partner.id, role="inbound")
+            if partner.archive:
+                self.store.add_folder(partner.archive, (DOWNLOAD,), created, partner_id=partner.id,
+                                      role="archive")
+
+        self.route("POST", "/api/authentication", self._authenticate)
+        for method, template, handler in (
+            ("GET", "/api/folders", self._list_folders),
+            ("GET", "/api/folders/{folder_id}", self._get_folder),
+            ("GET", "/api/folders/{folder_id}/files", self._list_files),
+            ("POST", "/api/folders/{folder_id}/files", self._upload),
+            ("GET", "/api/files/{file_id}", self._get_file),
+            ("GET", "/api/files/{file_id}/content", self._get_content),
+            ("DELETE", "/api/files/{file_id}", self._delete_file),
+            ("POST", "/api/files/{file_id}/move", self._move_file),
+        ):
+            self.route(method, template, self._bearer(handler))
+        self.route("POST", CONTROL_PREFIX + "expire-tokens", self._control_expire)
+        self.route("POST", CONTROL_PREFIX + "deliver-acks", self._control_deliver)
+        self.route("POST", CONTROL_PREFIX + "partner-documents", self._control_drop)
+        self.route("GET", CONTROL_PREFIX + "acks", self._control_acks)
+
+    # ---- in-process helpers for tests and the CLI ----
+
+    def expire_tokens(self) -> None:
+        """Every bearer token issued so far stops working (a token expiring in the middle of a run)."""
+        self.tokens.expire_all()
+
+    def advance(self, seconds: float) -> int:
+        """Move the emulator's clock forward, then deliver the answers now due; returns how many."""
+        self.clock.advance(seconds)
+        return self.acks.deliver_due()
+
+    def deliver_due_acks(self) -> int:
+        return self.acks.deliver_due()
+
+    def drop_partner_document(self, partner_id: str, kind: str) -> str:
+        """An 850 from a customer or an 810 from a supplier appears in its inbound folder; returns its name."""
+        return self.acks.drop_partner_document(self.config.partner(partner_id), kind)
+
+    @property
+    def ack_records(self) -> list[AckRecord]:
+        return list(self.acks.records)
+
+    def put_file(self, folder_path: str, name: str, content: bytes) -> str:
+        """Place a file as a partner would (no permission check); returns its id."""
+        return self.store.put(self.store.folder_by_path(folder_path), name, content, self.clock.now()).id
+
+    def files_in(self, folder_path: str) -> dict[str, bytes]:
+        """Name → content of the files in a folder."""
+        return {f.name: f.content for f in self.store.files_in(self.store.folder_by_path(folder_path))}
+
+    def stop(self) -> None:
+        self.acks.stop()
+        super().stop()
+
+    # ---- authentication ----
+
+    def _authenticate(self, request: Request) -> Response:
+        form = request.form()
+        if form.get("grant_type") != "password":
+            return _error(400, f"grant_type: got {form.get('grant_type')!r}; expected 'password'")
+        try:
+            token, lifetime = self.tokens.login(form.get("username", ""), form.get("password", ""))
+        except LoginRefused as exc:
+            return _error(401, str(exc))
+        return Response.json(200, {"access_token": token, "token_type": "bearer", "expires_in": lifetime})
+
+    def _bearer(self, handler: Handler) -> Handler:
+        def guarded(request: Request) -> Response:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return _error(401, "missing bearer token")
+            if not self.tokens.valid(token.strip()):
+                return _error(401, "invalid or expired token")
+            try:
+                return handler(request)
+            except StoreError as exc:
+                return _error(_STATUS[exc.kind], exc.message)
+            except _BadRequest as exc:
+                return _error(400, str(exc))
+
+        return guarded
+
+    # ---- folders and files ----
+
+    def _list_folders(self, request: Request) -> Response:
+        with self.store.lock:
+            folders = list(self.store.folders.values())
+        return _collection(request, "/api/folders", [f.resource() for f in folders])
+
+    def _get_folder(self, request: Request) -> Response:
+        return Response.json(200, self.store.folder(request.params["folder_id"]).resource())
+
+    def _list_files(self, request: Request) -> Response:
+        folder = self.store.folder(request.params["folder_id"])
+        resources = [f.resource() for f in self.store.files_in(folder)]
+        return _collection(request, f"{folder.href}/files", resources)
+
+    def _upload(self, request: Request) -> Response:
+        folder = self.store.folder(request.params["folder_id"])
+        if UPLOAD not in folder.permissions:
+            raise StoreError("forbidden", f"folder {folder.path!r} does not allow uploads")
+        name = request.arg("filename")
+        if request.content_type.startswith("multipart/"):
+            parts = request.multipart()
+            if "file" not in parts:
+                raise _BadRequest(f"multipart parts: got {sorted(parts)}; expected a part named 'file'")
+            part_name, content = parts["file"]
+            name = name or part_name
+        else:
+            content = request.body
+        name = _checked_name(name)
+        stored = self.store.put(folder, name, content, self.clock.now())
+        if folder.role == "outbound":
+            self.acks.received(self.config.partner(folder.partner_id), name, content)
+        return Response.json(201, stored.resource(), {"Location": stored.href})
+
+    def _get_file(self, request: Request) -> Response:
+        return Response.json(200, self.store.file(request.params["file_id"]).resource())
+
+    def _get_content(self, request: Request) -> Response:
+        stored = self.store.file(request.params["file_id"])
+        if DOWNLOAD not in stored.folder.permissions:
+            raise StoreError("forbidden", f"folder {stored.folder.path!r} does not allow downloads")
+        disposition = f"attachment; filename=\"{stored.name}\""
+        return Response(200, stored.content, {"Content-Type": "application/octet-stream",
+                                              "Content-Disposition": disposition})
+
+    def _delete_file(self, request: Request) -> Response:
+        self.store.delete(self.store.file(request.params["file_id"]))
+        return Response(204)
+
+    def _move_file(self, request: Request) -> Response:
+        stored = self.store.file(request.params["file_id"])
+        target = self._target_folder(request)
+        moved: StoredFile = self.store.move(stored, target, self.clock.now())
+        return Response.json(200, moved.resource())
+
+    def _target_folder(self, request: Request) -> Folder:
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        href = body.get("folder", {}).get("href") if isinstance(body, dict) and isinstance(
+            body.get("folder"), dict) else None
+        match = _FOLDER_HREF.match(urllib.parse.urlsplit(str(href or "")).path)
+        if match is None:
+            raise _BadRequest(f"folder.href: got {href!r}; expected /api/folders/{{id}}")
+        return self.store.folder(match.group(1))
+
+    # ---- control endpoints (``freshcleo sandbox`` and tests in other processes) ----
+
+    def _control_expire(self, _request: Request) -> Response:
+        self.expire_tokens()
+        return Response(204)
+
+    def _control_deliver(self, _request: Request) -> Response:
+        return Response.json(200, {"delivered": self.deliver_due_acks()})
+
+    def _control_drop(self, request: Request) -> Response:
+        data = request.json() or {}
+        try:
+            name = self.drop_partner_document(str(data.get("partner", "")), str(data.get("kind", "")))
+        except (KeyError, ValueError) as exc:
+            return _error(422, str(exc).strip('"'))
+        return Response.json(201, {"name": name})
+
+    def _control_acks(self, _request: Request) -> Response:
+        return Response.json(200, {"acks": [vars(r) for r in self.ack_records]})
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _error(status: int, message: str) -> Response:
+    return Response.json(status, {"message": message})
+
+
+def _checked_name(name: str | None) -> str:
+    if not name or "/" in name or "\\" in name or name in (".", "..") or len(name) > 255:
+        raise _BadRequest(f"filename: got {name!r}; expected a plain file name (1-255 characters, no '/')")
+    return name
+
+
+def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.arg(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise _BadRequest(f"{name}: got {raw!r}; expected an integer from {low} to {high}")
+    return int(raw)
+
+
+def _matches(resource: dict[str, Any], expression: str | None) -> bool:
+    if not expression:
+        return True
+    match = _FILTER.match(expression)
+    if match is None:
+        raise _BadRequest(f'filter: got {expression!r}; expected name eq "…", name sw "…" (or path)')
+    attribute, operator, value = match.group(1), match.group(2), re.sub(r"\\(.)", r"\1", match.group(3))
+    actual = str(resource.get(attribute, ""))
+    return actual == value if operator == "eq" else actual.startswith(value)
+
+
+def _collection(request: Request, href: str, resources: list[dict[str, Any]]) -> Response:
+    start = _int_arg(request, "startIndex", 0, 0, 10**9)
+    count = _int_arg(request, "count", DEFAULT_PAGE, 0, MAX_PAGE)
+    expression = request.arg("filter")
+    selected = [r for r in resources if _matches(r, expression)]
+    page = selected[start:start + count]
+    links: dict[str, Any] = {"self": {"href": href}}
+    if start + len(page) < len(selected):
+        query = {"startIndex": start + len(page), "count": count, **({"filter": expression} if expression else {})}
+        links["next"] = {"href": f"{href}?{urllib.parse.urlencode(query)}"}
+    return Response.json(200, {"totalResults": len(selected), "startIndex": start, "count": len(page),
+                               "resources": page, "_links": links})

@@ -1,0 +1,70 @@
+"""The partner directory aligned both ways: FreshBooks clients and vendors, partners.yaml, and Cleo folders.
+
+Reports what is unmatched on either side: partners whose FreshBooks client/vendor is missing, FreshBooks
+clients and vendors no partner claims, partner folders missing in Cleo, and Cleo folders no partner uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from freshcleo_pipeline.documents import DocumentKind
+from freshcleo_pipeline.errors import FreshcleoError
+from freshcleo_pipeline.freshbooks.normalize import NormalizeContext, partner_keys
+from freshcleo_pipeline.ledger import snapshots
+from freshcleo_pipeline.sync.context import SyncContext
+
+
+@dataclass
+class DirectoryReport:
+    partners: list[dict[str, Any]] = field(default_factory=list)
+    unclaimed_clients: list[str] = field(default_factory=list)
+    unclaimed_vendors: list[str] = field(default_factory=list)
+    unused_cleo_folders: list[str] = field(default_factory=list)
+    cleo_error: str = ""
+
+
+def align(ctx: SyncContext, account_id: str) -> DirectoryReport:
+    report = DirectoryReport()
+    with ctx.ledger.begin() as conn:
+        clients = snapshots.latest_payloads(conn, "client", account_id)
+        vendors = snapshots.latest_payloads(conn, "bill_vendor", account_id)
+    norm = NormalizeContext.build(account_id, ctx.company_party(), clients=clients, vendors=vendors)
+    claimed: dict[str, set[str]] = {p.id: set() for p in ctx.partners.partners}
+    for kind, records, unclaimed in (("invoice", clients, report.unclaimed_clients),
+                                      ("bill", vendors, report.unclaimed_vendors)):
+        for raw in records:
+            if int(raw.get("vis_state") or 0) == 1:
+                continue
+            probe = ({"customerid": raw.get("id"), "organization": raw.get("organization")} if kind == "invoice"
+                     else {"vendorid": raw.get("vendorid"), "vendor": raw})
+            source_id, organization, email = partner_keys(kind, probe, norm)
+            partner = ctx.partners.route(DocumentKind(kind), source_id=source_id, organization=organization, email=email)
+            label = f"{source_id} {organization or email}".strip()
+            if partner is None:
+                unclaimed.append(label)
+            else:
+                claimed[partner.id].add(label)
+    folders: set[str] = set()
+    try:
+        client = ctx.cleo()
+        try:
+            folders = set(client.folders())
+        finally:
+            client.close()
+    except FreshcleoError as exc:
+        report.cleo_error = str(exc)
+    used: set[str] = set()
+    for partner in ctx.partners.partners:
+        wanted = [f for f in (partner.cleo.outbound, partner.cleo.inbound, partner.cleo.archive) if f]
+        used.update(wanted)
+        report.partners.append({
+            "partner": partner.id, "role": partner.role.value, "enabled": partner.enabled,
+            "freshbooks_matches": len(claimed[partner.id]),
+            "freshbooks": ", ".join(sorted(claimed[partner.id]))[:200] or "MISSING",
+            "cleo_folders_missing": ", ".join(f for f in wanted if folders and f not in folders) or "",
+        })
+    report.unused_cleo_folders = sorted(folders - used)
+    return report
+

@@ -1,0 +1,119 @@
+"""Audit reconciliation of partitions: FreshBooks = normalized = EDI = delivered, one live delivery each.
+
+For the newest version of every routed document in the partitions:
+- exactly one live outbox row for its idempotency key (delivered, or recorded as not sent by policy);
+- its money agrees at every stage: FreshBooks' amount (stored with the normalized document), the outbox row,
+  and the amount read back from the X12 text of its transaction set (TDS01 for 810, AMT02 for 850, BPR02 for
+  820) in the delivered file;
+- control numbers are unique: ISA13 per partner and usage, ST02 per partner group.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from freshcleo_pipeline.ledger import Ledger
+from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
+from freshcleo_pipeline.x12.tokens import tokenize
+
+_AMOUNT_AT = {"810": ("TDS", 0, 2), "850": ("AMT", 1, None), "820": ("BPR", 1, None)}
+
+
+@dataclass
+class Reconciliation:
+    problems: list[str] = field(default_factory=list)
+    routed: int = 0
+    delivered: int = 0
+    not_sent_by_policy: int = 0
+    totals: Counter[str] = field(default_factory=Counter)  # stage → sum of money (as Decimal)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def metadata(self) -> dict[str, Any]:
+        return {"routed_documents": self.routed, "delivered_documents": self.delivered,
+                "not_sent_by_policy": self.not_sent_by_policy,
+                **{f"total/{stage}": str(value) for stage, value in sorted(self.totals.items())}}
+
+
+def set_amounts(text: str) -> dict[str, Decimal]:
+    """ST02 → the total stated in each transaction set of an interchange."""
+    out: dict[str, Decimal] = {}
+    st02, set_id = "", ""
+    for segment in tokenize(text).segments:
+        if segment.tag == "ST":
+            set_id, st02 = segment.elements[0], segment.elements[1]
+        spec = _AMOUNT_AT.get(set_id)
+        if spec and segment.tag == spec[0] and len(segment.elements) > spec[1]:
+            value = Decimal(segment.elements[spec[1]])
+            out[st02] = value.scaleb(-spec[2]) if spec[2] else value
+    return out
+
+
+def reconcile(ledger: Ledger, days: list[dt.date], account_id: str) -> Reconciliation:
+    result = Reconciliation()
+    with ledger.begin() as conn:
+        newest = (select(func.max(documents.c.id).label("id"))
+                  .where(documents.c.partition_date.in_(days), documents.c.account_id == account_id)
+                  .group_by(documents.c.kind, documents.c.source_id).subquery())
+        docs = conn.execute(select(documents).join(newest, newest.c.id == documents.c.id)
+                            .where(documents.c.status == "routed")).mappings().all()
+        rows = conn.execute(select(outbox).where(outbox.c.document_id.in_([d["id"] for d in docs])
+                                                 if docs else outbox.c.id < 0)).mappings().all()
+        files = {r["id"]: r for r in conn.execute(select(interchanges).where(
+            interchanges.c.id.in_({r["interchange_id"] for r in rows if r["interchange_id"]}))).mappings()}
+        duplicates = conn.execute(
+            select(outbox.c.partner_id, outbox.c.gs06, outbox.c.st02, func.count())
+            .where(outbox.c.gs06.is_not(None), outbox.c.interchange_id.in_(list(files) or [-1]))
+            .group_by(outbox.c.partner_id, outbox.c.gs06, outbox.c.st02).having(func.count() > 1)).all()
+        isa_duplicates = conn.execute(
+            select(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13, func.count())
+            .group_by(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13)
+            .having(func.count() > 1)).all()
+    by_document: dict[int, list[Any]] = {}
+    for row in rows:
+        by_document.setdefault(row["document_id"], []).append(row)
+    amounts_cache: dict[int, dict[str, Decimal]] = {}
+    for doc in docs:
+        result.routed += 1
+        label = f"{doc['kind']} {doc['source_id']} ({doc['reference']}) → {doc['partner_id']}"
+        fb_total = Decimal(doc["total"])
+        result.totals["freshbooks"] += fb_total
+        live = [r for r in by_document.get(doc["id"], []) if r["state"] in ("delivered", "ignored")]
+        if len(live) != 1:
+            states = [r["state"] for r in by_document.get(doc["id"], [])] or ["no outbox row"]
+            result.problems.append(f"{label}: {len(live)} live deliveries (states {states})")
+            continue
+        row = live[0]
+        if row["state"] == "ignored":
+            result.not_sent_by_policy += 1
+            continue
+        result.delivered += 1
+        result.totals["normalized"] += Decimal(row["total"])
+        file = files.get(row["interchange_id"])
+        if file is None or file["state"] != "delivered":
+            result.problems.append(f"{label}: its interchange is not delivered")
+            continue
+        if file["id"] not in amounts_cache:
+            amounts_cache[file["id"]] = set_amounts(file["content"])
+        edi_amount = amounts_cache[file["id"]].get(row["st02"])
+        if edi_amount is None:
+            result.problems.append(f"{label}: no amount found for ST02 {row['st02']} in {file['file_name']}")
+            continue
+        result.totals["edi"] += edi_amount
+        result.totals["delivered"] += Decimal(row["total"])
+        if not (fb_total == Decimal(row["total"]) == edi_amount):
+            result.problems.append(f"{label}: FreshBooks {fb_total}, outbox {row['total']}, EDI {edi_amount} "
+                                   f"in {file['file_name']} ST02 {row['st02']}")
+    for partner_id, gs06, st02, count in duplicates:
+        result.problems.append(f"partner {partner_id}: GS06 {gs06} ST02 {st02} used {count} times")
+    for partner_id, usage, isa13, count in isa_duplicates:
+        result.problems.append(f"partner {partner_id} ({usage}): ISA13 {isa13} used {count} times")
+    return result

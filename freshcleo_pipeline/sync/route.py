@@ -1,0 +1,137 @@
+"""Stage 2: normalize the partition's newest document versions and route each to a trading partner.
+
+Every document version gets a row in ``documents`` with a status, never a silent drop:
+``routed`` (a partner receives it), ``unrouted`` (no partner matches its client or vendor), ``draft`` (not
+sent), ``deleted`` (routed, for the partner's cancel policy), ``superseded`` (a newer version lives in a
+later partition), ``invalid`` (the FreshBooks data cannot be read; the reason names the field and value).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from freshcleo_pipeline.documents import TRANSACTION_SET, DocumentKind, Invoice, PurchaseOrder, Remittance
+from freshcleo_pipeline.errors import DataError
+from freshcleo_pipeline.freshbooks.normalize import NormalizeContext, document_state, normalize, partner_keys
+from freshcleo_pipeline.ledger import audit, snapshots
+from freshcleo_pipeline.ledger.snapshots import Snapshot
+from freshcleo_pipeline.sync.context import SyncContext
+
+ROUTABLE = ("routed", "deleted")
+
+
+@dataclass
+class RouteSummary:
+    statuses: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, status) → documents
+    per_partner: Counter[tuple[str, str]] = field(default_factory=Counter)  # (partner, kind) → documents
+    totals: dict[str, Decimal] = field(default_factory=dict)  # "kind:currency" → money of routed documents
+    warnings: int = 0
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+
+def reference_of(document: Invoice | PurchaseOrder | Remittance) -> str:
+    if isinstance(document, Invoice):
+        return document.invoice_number
+    if isinstance(document, PurchaseOrder):
+        return document.po_number
+    return document.trace_number
+
+
+def total_of(document: Invoice | PurchaseOrder | Remittance) -> Decimal:
+    return document.amount if isinstance(document, Remittance) else document.total
+
+
+def _chunked_payloads(conn: Any, kind: str, account_id: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        out.extend(snapshots.latest_payloads(conn, kind, account_id, ids[start:start + 500]))
+    return out
+
+
+def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummary:
+    summary = RouteSummary()
+    company = ctx.company_party()
+    with ctx.ledger.begin() as conn:
+        latest = {kind: snapshots.latest_in_partitions(conn, kind.value, account_id, days) for kind in DocumentKind}
+        invoice_ids = sorted({str(s.payload.get("invoiceid")) for s in latest[DocumentKind.PAYMENT]})
+        bill_ids = sorted({str(s.payload.get("billid")) for s in latest[DocumentKind.BILL_PAYMENT]})
+        norm = NormalizeContext.build(
+            account_id, company,
+            clients=snapshots.latest_payloads(conn, "client", account_id),
+            vendors=snapshots.latest_payloads(conn, "bill_vendor", account_id),
+            items=snapshots.latest_payloads(conn, "item", account_id),
+            invoices=_chunked_payloads(conn, "invoice", account_id, invoice_ids),
+            bills=_chunked_payloads(conn, "bill", account_id, bill_ids),
+        )
+        newest = {kind: snapshots.newest_partition(conn, kind.value, account_id,
+                                                   [s.source_id for s in latest[kind]]) for kind in DocumentKind}
+    for kind in DocumentKind:
+        rows = [_decide(ctx, kind, snap, norm, newest[kind].get(snap.source_id), summary)
+                for snap in latest[kind]]
+        with ctx.ledger.begin() as conn:
+            snapshots.save_documents(conn, rows, ctx.run_id)
+            audit.record_many(conn, [{
+                "kind": kind.value, "account_id": account_id, "source_id": r["source_id"],
+                "event": "normalized" if r["status"] in ROUTABLE else r["status"],
+                "partner_id": r["partner_id"],
+                "detail": {"version": r["version"], "status": r["status"], "reason": r["reason"],
+                           "warnings": r["warnings"]}, "run_id": ctx.run_id} for r in rows])
+    return summary
+
+
+def _decide(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: NormalizeContext,
+            newest_day: dt.date | None, summary: RouteSummary) -> dict[str, Any]:
+    raw = snap.payload
+    row: dict[str, Any] = {
+        "snapshot_id": snap.id, "kind": kind.value, "account_id": snap.account_id, "source_id": snap.source_id,
+        "version": snap.version, "partition_date": snap.partition_date, "reference": "", "status": "",
+        "reason": "", "partner_id": None, "transaction_set": None, "currency": "USD", "total": "0", "body": None,
+        "warnings": [],
+    }
+
+    def finish(status: str, reason: str = "") -> dict[str, Any]:
+        row["status"], row["reason"] = status, reason
+        summary.statuses[(kind.value, status)] += 1
+        if len(summary.preview) < 25:
+            summary.preview.append({"kind": kind.value, "id": snap.source_id, "reference": row["reference"],
+                                    "status": status, "partner": row["partner_id"] or "", "total": row["total"],
+                                    "reason": reason[:120]})
+        return row
+
+    if newest_day is not None and snap.partition_date is not None and newest_day > snap.partition_date:
+        return finish("superseded", f"a newer version is in partition {newest_day.isoformat()}")
+    try:
+        state, state_reason = document_state(kind, raw)
+        source_id, organization, email = partner_keys(kind, raw, norm)
+        partner = ctx.partners.route(kind, source_id=source_id, organization=organization, email=email)
+        observed = snap.updated_at or snap.fetched_at
+        document, warnings = normalize(kind, raw, norm, observed_at=observed)
+    except DataError as exc:
+        return finish("invalid", str(exc))
+    row["reference"] = reference_of(document)[:64]
+    row["currency"] = document.currency
+    row["total"] = str(total_of(document))
+    row["body"] = document.model_dump(mode="json")
+    row["warnings"] = [str(w) for w in warnings]
+    summary.warnings += len(warnings)
+    if state == "draft":
+        return finish("draft", state_reason or "drafts are not sent")
+    if partner is None:
+        who = " ".join(x for x in (f"id {source_id}" if source_id else "", repr(organization) if organization else "",
+                                   f"<{email}>" if email else "") if x)
+        side = "client" if kind in (DocumentKind.INVOICE, DocumentKind.PAYMENT) else "vendor"
+        return finish("unrouted", f"no enabled partner in partners.yaml matches {side} {who or '(none)'} "
+                                  f"for {kind.value} documents")
+    row["partner_id"] = partner.id
+    row["transaction_set"] = TRANSACTION_SET[kind]
+    summary.per_partner[(partner.id, kind.value)] += 1
+    money_key = f"{kind.value}:{document.currency}"
+    if state == "deleted":
+        return finish("deleted", state_reason or "deleted in FreshBooks")
+    summary.totals[money_key] = summary.totals.get(money_key, Decimal(0)) + total_of(document)
+    return finish("routed")
