@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     freshbooks_redirect_uri: str = Field("", alias="FRESHBOOKS_REDIRECT_URI")
     freshbooks_scopes: str = Field(
         "user:profile:read user:invoices:read user:clients:read user:bills:read user:bill_vendors:read "
-        "user:payments:read user:bill_payments:read user:billable_items:read user:notifications:read",
+        "user:payments:read user:bill_payments:read user:billable_items:read",
         alias="FRESHBOOKS_SCOPES",
     )
     freshbooks_requests_per_second: float = Field(5.0, alias="FRESHBOOKS_REQUESTS_PER_SECOND", gt=0)

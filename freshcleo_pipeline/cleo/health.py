@@ -11,18 +11,25 @@ from freshcleo_pipeline.cleo.client import CleoClient
 from freshcleo_pipeline.errors import AuthError, ConfigError, FreshcleoError
 from freshcleo_pipeline.health import Check
 from freshcleo_pipeline.http import RetryPolicy
-from freshcleo_pipeline.partners import PartnerDirectory
+from freshcleo_pipeline.partners import PartnerDirectory, load_partners
 from freshcleo_pipeline.settings import Settings
 
 #: A ping answers within seconds; the pipeline's patient retry policy would hide an outage for minutes.
 PING_POLICY = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=1.0, max_total_wait=2.0)
 
 
-def cleo_checks(settings: Settings, partners: PartnerDirectory) -> list[Check]:
+def cleo_checks(settings: Settings, partners: PartnerDirectory | None = None) -> list[Check]:
+    """Authentication, then each enabled partner's folders (``partners`` defaults to the configured file)."""
     try:
         client = CleoClient.from_settings(settings, policy=PING_POLICY, read_timeout=15.0)
     except ConfigError as exc:
         return [Check("cleo configuration", False, str(exc), "set CLEO_API_URL, CLEO_USERNAME and CLEO_PASSWORD")]
+    if partners is None:
+        try:
+            partners = load_partners(settings.resolved_partners_file())
+        except ConfigError as exc:
+            client.close()
+            return [Check("cleo partner folders", False, str(exc), "fix FRESHCLEO_PARTNERS_FILE")]
     with client:
         url = client.http.base_url
         try:

@@ -327,6 +327,8 @@ def _unwrap_list(body: Any, res: Resource, path: str) -> tuple[list[dict[str, An
 
 def _dedupe(records: list[dict[str, Any]], res: Resource) -> list[dict[str, Any]]:
     """Distinct (id, content) pairs, first occurrence order."""
+    if len({str(r.get(res.id_field)) for r in records}) == len(records):
+        return records  # the usual case; hashing every record would cost more than the listing
     seen: set[tuple[str, str]] = set()
     out: list[dict[str, Any]] = []
     for record in records:

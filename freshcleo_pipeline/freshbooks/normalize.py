@@ -757,10 +757,11 @@ def updated_at(kind: DocumentKind | str, raw: RawObject) -> dt.datetime | None:
 _VOLATILE: dict[DocumentKind, frozenset[str]] = {
     DocumentKind.INVOICE: frozenset({
         "paid", "outstanding", "payment_status", "v3_status", "display_status", "status", "date_paid",
-        "updated", "version", "deposit_status", "autobill_status", "sentid", "vis_state", "ext_archive",
+        "updated", "created_at", "version", "deposit_status", "autobill_status", "sentid", "vis_state", "ext_archive",
         "current_organization", "lock_status", "last_order_status",
     }),
-    DocumentKind.BILL: frozenset({"paid", "outstanding", "status", "bill_payments", "updated_at", "vis_state"}),
+    DocumentKind.BILL: frozenset({"paid", "outstanding", "status", "bill_payments", "created_at", "updated_at",
+                                  "vis_state"}),
     DocumentKind.PAYMENT: frozenset({"updated", "vis_state"}),
     DocumentKind.BILL_PAYMENT: frozenset({"vis_state", "matched_with_expense"}),
 }

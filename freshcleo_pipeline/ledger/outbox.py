@@ -26,7 +26,7 @@ from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, utcnow
 from freshcleo_pipeline.ledger.schema import interchanges, outbox
 
 ACK_WAITING = "waiting"
-ACK_STATES = ("none", ACK_WAITING, "accepted", "accepted_with_errors", "rejected", "overdue")
+ACK_STATES = ("none", ACK_WAITING, "accepted", "accepted_with_errors", "rejected", "needs_review", "overdue")
 
 
 def idempotency_key(partner_id: str, transaction_set: str, kind: str, account_id: str, source_id: str,
@@ -201,9 +201,11 @@ def items_of_interchange(conn: Connection, interchange_id: int) -> list[OutboxIt
     return [_item(r) for r in rows]
 
 
-def find_by_control(conn: Connection, partner_id: str, gs06: int, st02: str | None = None) -> list[OutboxItem]:
-    """Delivered rows of a partner's group (and set), to correlate a 997."""
-    query = select(outbox).where(outbox.c.partner_id == partner_id, outbox.c.gs06 == gs06)
+def find_by_control(conn: Connection, partner_id: str, transaction_set: str, gs06: int,
+                    st02: str | None = None) -> list[OutboxItem]:
+    """Rows of a partner's group (and set), to correlate a 997; GS06 is unique per functional id only."""
+    query = select(outbox).where(outbox.c.partner_id == partner_id, outbox.c.transaction_set == transaction_set,
+                                 outbox.c.gs06 == gs06)
     if st02 is not None:
         query = query.where(outbox.c.st02 == st02)
     return [_item(r) for r in conn.execute(query.order_by(outbox.c.id)).mappings()]

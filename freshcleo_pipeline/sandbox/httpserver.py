@@ -202,6 +202,13 @@ class Emulator:
                                                                      {"Allow": ", ".join(allowed)})
         return f"{request.method} <unknown>", self.not_found(request)
 
+    def route_key(self, request: Request) -> str:
+        """The counter key of the route a request would reach (faults are counted like answers)."""
+        for route in self.routes:
+            if route.method == request.method and route.pattern.match(request.path):
+                return f"{route.method} {route.template}"
+        return f"{request.method} <unknown>"
+
     def not_found(self, request: Request) -> Response:
         return Response.json(404, {"message": f"no such path: {request.path}"})
 
@@ -258,13 +265,13 @@ class Emulator:
                                                                                        request.path)
         if fault is not None:
             if fault.kind == "reset":
-                self.count(f"{request.method} {request.path}", 0)
+                self.count(self.route_key(request), 0)
                 raise _Drop
             if fault.kind == "status":
                 headers = {}
                 if fault.status == 429 and fault.retry_after is not None:
                     headers["Retry-After"] = str(int(fault.retry_after))
-                self.count(f"{request.method} {request.path}", fault.status)
+                self.count(self.route_key(request), fault.status)
                 return Response.json(fault.status, {"message": "injected fault"}, headers)
             if fault.kind == "slow":
                 time.sleep(fault.delay)
@@ -280,6 +287,8 @@ class Emulator:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes; with Nagle on, keep-alive clients wait ~40 ms per request.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # request logging would drown test output; counters carry the facts

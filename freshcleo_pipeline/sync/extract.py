@@ -92,6 +92,7 @@ def extract(ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ..
                                "vis_state": r["vis_state"]}, "run_id": ctx.run_id} for r in fresh])
             ctx.log.info("extracted %d %s (%d new versions) for %s..%s", len(rows), kind.value,
                          summary.new_versions[kind.value], days[0], days[-1])
+            _store_referenced(ctx, client, kind, rows, summary)
     finally:
         client.close()
     return summary
@@ -102,6 +103,46 @@ def _fetch(client: FreshBooksClient, kind: DocumentKind, start: dt.datetime, end
         # No timestamp and no filter: a scan of all of them, active, archived and deleted.
         return client.list_all("bill_payments") + client.list_all("bill_payments", deleted=True)
     return client.list_updated(LISTING[kind], start, end)
+
+
+#: A payment names its invoice, a bill payment its bill: normalization needs them even when they changed outside
+#: the window.
+_PARENT: dict[DocumentKind, tuple[DocumentKind, str]] = {
+    DocumentKind.PAYMENT: (DocumentKind.INVOICE, "invoiceid"),
+    DocumentKind.BILL_PAYMENT: (DocumentKind.BILL, "billid"),
+}
+
+
+def _store_referenced(ctx: SyncContext, client: FreshBooksClient, kind: DocumentKind, rows: list[dict[str, Any]],
+                      summary: ExtractSummary) -> None:
+    """Fetch parents the ledger lacks and store them as versions of their own partition."""
+    if kind not in _PARENT:
+        return
+    parent, field_name = _PARENT[kind]
+    wanted = {str(r["payload"].get(field_name)) for r in rows if r["payload"].get(field_name)}
+    with ctx.ledger.begin() as conn:
+        have = {str(p.get("id")) for p in snapshots.latest_payloads(conn, parent.value, client.account_id,
+                                                                   sorted(wanted))} if wanted else set()
+    missing = sorted(wanted - have)
+    if not missing:
+        return
+    if parent is DocumentKind.BILL:
+        found = [b for b in client.list_all("bills") + client.list_all("bills", deleted=True)
+                 if str(b.get("id")) in set(missing)]
+    else:
+        found = [_get_invoice(client, ident) for ident in missing]
+    parents = [{"kind": parent.value, "account_id": client.account_id, "source_id": source_id_of(parent, raw),
+                "version": source_version(parent, raw), "updated_at": partition_moment(parent, raw),
+                "partition_date": partition_moment(parent, raw).date(), "vis_state": int(raw.get("vis_state") or 0),
+                "payload": raw} for raw in found]
+    with ctx.ledger.begin() as conn:
+        summary.new_versions[parent.value] += snapshots.save_snapshots(conn, parents, ctx.run_id)
+
+
+def _get_invoice(client: FreshBooksClient, ident: str) -> dict[str, Any]:
+    body = client.get_json(f"/accounting/account/{client.account_id}/invoices/invoices/{ident}",
+                           [("include[]", "lines")])
+    return dict(body["response"]["result"]["invoice"])
 
 
 def _store_reference(ctx: SyncContext, client: FreshBooksClient, summary: ExtractSummary) -> None:

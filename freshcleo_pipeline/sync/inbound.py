@@ -9,6 +9,7 @@ still waiting for a 997 past the partner's window become ``overdue``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections import Counter
@@ -20,6 +21,10 @@ from freshcleo_pipeline.ledger import audit, inbound, outbox
 from freshcleo_pipeline.partners import TradingPartner
 from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.x12 import read_997
+
+
+#: AK101 → the transaction set of our group it acknowledges (for group-level results without AK2).
+TRANSACTION_SET_OF_GROUP = {"IN": "810", "PO": "850", "RA": "820"}
 
 
 @dataclass
@@ -94,10 +99,12 @@ def _apply_997(ctx: SyncContext, partner: TradingPartner, file_id: int, text: st
     with ctx.ledger.begin() as conn:
         for result in results:
             state = result.status
-            detail = result.as_dict()
+            detail = dataclasses.asdict(result)
             parsed.append(detail)
-            matches = outbox.find_by_control(conn, partner.id, int(result.group_control_number),
-                                             result.set_control_number)
+            # A group-level result (no AK2) speaks for every set of the group.
+            transaction_set = result.transaction_set_id or TRANSACTION_SET_OF_GROUP.get(result.functional_id, "")
+            matches = outbox.find_by_control(conn, partner.id, transaction_set, int(result.group_control_number),
+                                             result.set_control_number or None)
             if not matches:
                 summary.unmatched_acks += 1
                 ctx.log.warning("997 from %s acknowledges GS06 %s ST02 %s, which we never sent", partner.id,

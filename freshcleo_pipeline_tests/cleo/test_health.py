@@ -49,3 +49,8 @@ def test_unreachable_tenant_fails_fast() -> None:
     assert time.monotonic() - started < 5
     assert [(c.name, c.ok) for c in checks] == [("cleo authentication", False)]
     assert "CLEO_API_URL" in checks[0].fix
+
+
+def test_partners_default_to_the_configured_file(cleo_emulator: CleoEmulator) -> None:
+    checks = cleo_checks(emulator_settings(cleo_emulator))
+    assert len(checks) == 13 and all(c.ok for c in checks)

@@ -81,7 +81,7 @@ def test_documents_and_outbox_idempotency_key_is_unique(ledger: Ledger) -> None:
             file_name="acme-retail_810_000000001.x12", content="ISA*...~", sha256="0" * 64, total="10.00",
             members=[(pending.id, "0001")], run_id="r")
         outbox.mark_delivered(conn, interchange_id, cleo_file_id="f1", receipt={"id": "f1"}, run_id="r")
-        [delivered] = outbox.find_by_control(conn, "acme-retail", 1, "0001")
+        [delivered] = outbox.find_by_control(conn, "acme-retail", "810", 1, "0001")
         assert (delivered.state, delivered.ack_state, delivered.file_name) == (
             "delivered", "waiting", "acme-retail_810_000000001.x12")
         assert outbox.undelivered(conn) == []

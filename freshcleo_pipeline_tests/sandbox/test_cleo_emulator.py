@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 import requests
 
 from freshcleo_pipeline.sandbox.cleo import CleoEmulator
+from freshcleo_pipeline.sandbox.httpserver import FaultRule
 from freshcleo_pipeline.settings import SANDBOX_CLEO_PASSWORD, SANDBOX_CLEO_USERNAME
 from freshcleo_pipeline_tests.cleo.interchanges import acme_810, segments
 from freshcleo_pipeline_tests.fixtures.cleo import CleoFactory
@@ -134,7 +136,8 @@ def test_upload_metadata_content_move_delete(cleo_emulator: CleoEmulator) -> Non
     assert raw.status_code == 201 and raw.json()["size"] == 6
 
     archive = api.folder("bolt/archive")
-    moved = api.call("POST", file["_links"]["move"]["href"], json={"folder": {"href": archive["_links"]["self"]["href"]}})
+    target = {"folder": {"href": archive["_links"]["self"]["href"]}}
+    moved = api.call("POST", file["_links"]["move"]["href"], json=target)
     assert moved.status_code == 200 and moved.json()["path"] == "bolt/archive/a.x12"
     assert [f["name"] for f in api.files("bolt/outbound")] == ["b.x12"]
     assert api.call("DELETE", raw.json()["_links"]["self"]["href"]).status_code == 204
@@ -263,7 +266,8 @@ def test_forced_rejection_names_the_refused_element(cleo_emulator_factory: CleoF
     api = Api(emulator)
     api.upload("acme-retail/outbound", "r.x12", acme_810(control=30))
     segs = segments(only_file(api, "acme-retail/inbound"))
-    assert ["AK3", "BIG", "2", "", "8"] in segs and ["AK5", "R", "5"] in segs and ["AK9", "R", "1", "1", "0"] in segs
+    assert ["AK3", "BIG", "2", "", "8"] in segs and ["AK4", "1", "", "8", "20240311"] in segs
+    assert ["AK5", "R", "5"] in segs and ["AK9", "R", "1", "1", "0"] in segs
 
 
 def test_acks_can_be_switched_off(cleo_emulator_factory: CleoFactory) -> None:
@@ -291,11 +295,34 @@ def test_partner_documents_use_the_partners_own_envelope(cleo_emulator: CleoEmul
 
 
 def test_a_lost_upload_response_still_stores_the_file(cleo_emulator: CleoEmulator) -> None:
-    from freshcleo_pipeline.sandbox.httpserver import FaultRule
-
     api = Api(cleo_emulator)
     cleo_emulator.faults.add(FaultRule(kind="lost_response", path_prefix="/api/folders/", method="POST", remaining=1))
     with pytest.raises(requests.ConnectionError):
         api.upload("bolt/outbound", "lost.x12", b"abc")
     assert cleo_emulator.files_in("bolt/outbound") == {"lost.x12": b"abc"}
     assert cleo_emulator.requests_to(UPLOAD, "POST", 201) == 1
+
+
+def test_acks_arrive_on_their_own_after_a_real_delay(cleo_emulator_factory: CleoFactory) -> None:
+    emulator = cleo_emulator_factory(ack_delay=0.2)
+    api = Api(emulator)
+    api.upload("acme-retail/outbound", "timer.x12", acme_810(control=31))
+    deadline = time.monotonic() + 5
+    while not emulator.files_in("acme-retail/inbound") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(emulator.files_in("acme-retail/inbound")) == 1
+
+
+def test_control_endpoints_for_other_processes(cleo_emulator: CleoEmulator) -> None:
+    api = Api(cleo_emulator)
+    dropped = requests.post(f"{cleo_emulator.url}/_sandbox/partner-documents", timeout=5,
+                            json={"partner": "coastal-packaging", "kind": "810"})
+    assert dropped.status_code == 201 and dropped.json()["name"] in cleo_emulator.files_in("coastal/inbound")
+    wrong = requests.post(f"{cleo_emulator.url}/_sandbox/partner-documents", timeout=5,
+                          json={"partner": "nobody", "kind": "810"})
+    assert wrong.status_code == 422 and "nobody" in wrong.json()["message"]
+    api.upload("acme-retail/outbound", "c.x12", acme_810(control=32))
+    acks = requests.get(f"{cleo_emulator.url}/_sandbox/acks", timeout=5).json()["acks"]
+    assert [(a["file_name"], a["outcome"], a["delivered"]) for a in acks] == [("c.x12", "accepted", True)]
+    assert requests.post(f"{cleo_emulator.url}/_sandbox/expire-tokens", timeout=5).status_code == 204
+    assert api.call("GET", "/api/folders").status_code == 401

@@ -221,3 +221,11 @@ def test_handshake_for_another_callback_id_is_refused(receiver: Receiver) -> Non
     response = post(receiver, verify_form("9999", "whatever"), signature=None)
     assert response.status_code == 401
     assert receiver.confirmations.calls == []
+
+
+def test_oauth_redirect_without_a_grant_is_answered_with_the_reason(receiver: Receiver) -> None:
+    denied = requests.get(f"{receiver.url}/oauth/freshbooks/callback",
+                          params={"error": "access_denied", "error_description": "the user said no"}, timeout=10)
+    assert denied.status_code == 400 and "the user said no" in denied.text
+    incomplete = requests.get(f"{receiver.url}/oauth/freshbooks/callback", params={"state": "s"}, timeout=10)
+    assert incomplete.status_code == 400 and "code" in incomplete.text

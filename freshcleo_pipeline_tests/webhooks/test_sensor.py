@@ -33,7 +33,9 @@ def add(ledger: Ledger, object_id: str, at: dt.datetime) -> int:
 def tick(instance: dg.DagsterInstance, ledger: Ledger, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
     resources = {"ledger": LedgerResource(url=ledger.url.render_as_string(hide_password=False))}
     with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as ctx:
-        return webhook_inbox_sensor(ctx)  # type: ignore[no-any-return]
+        result = webhook_inbox_sensor(ctx)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
 
 
 def taken(ledger: Ledger) -> dict[int, tuple[str | None, str | None]]:
@@ -127,6 +129,15 @@ def test_rows_before_the_first_partition_are_consumed_without_a_run(instance: dg
     assert row is not None and row.handled_at is not None and row.handled_run_id is None
 
 
-def test_a_garbled_cursor_is_an_error_naming_it(instance: dg.DagsterInstance, ledger: Ledger) -> None:
+def test_a_garbled_cursor_is_an_error_naming_it(instance: dg.DagsterInstance, sqlite_ledger: Ledger) -> None:
     with pytest.raises(ValueError, match="reset the sensor"):
-        tick(instance, ledger, "not json")
+        tick(instance, sqlite_ledger, "not json")
+
+
+def test_the_sensor_is_loaded_stopped_and_targets_the_sync_job() -> None:
+    from freshcleo_pipeline.definitions import defs
+
+    sensor = defs().resolve_sensor_def("webhook_inbox_sensor")
+    assert sensor.job_name == "sync_job"
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensor.minimum_interval_seconds == 30

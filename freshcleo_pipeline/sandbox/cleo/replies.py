@@ -88,7 +88,8 @@ def ack_997_body(group: GroupResult, *, forced_reject: bool) -> list[Segment]:
             second = result.segments[1] if len(result.segments) > 2 else ["ST", result.st01]
             bad = second[1] if len(second) > 1 else ""
             body.append(["AK3", second[0], "2", "", "8"])
-            body.append(_trim(["AK4", "1", "", "7", bad[:99]]))
+            code = "8" if len(bad) == 8 and bad.isdigit() else "7"  # invalid date, else invalid code value
+            body.append(_trim(["AK4", "1", "", code, bad[:99]]))
             errors = ["5"]
         for note in notes:
             body.append(["AK3", note.tag, str(note.position), "", note.code])

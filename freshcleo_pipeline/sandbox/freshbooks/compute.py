@@ -56,7 +56,7 @@ class InvoiceTotals:
 
 
 def invoice_totals(lines: Iterable[Mapping[str, Any]], discount_value: str) -> InvoiceTotals:
-    """Line amount = qty × unit_cost; the invoice discount applies before tax; each line's tax is its rates
+    """Line amount = qty * unit_cost; the invoice discount applies before tax; each line's tax is its rates
     (percent) of the discounted line amount, rounded half-up to cents per line and rate."""
     rate = Decimal(discount_value or "0") / 100
     amounts: list[Decimal] = []

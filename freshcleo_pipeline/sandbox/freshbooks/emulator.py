@@ -46,7 +46,7 @@ lenient reading fails here):
 | DST-ambiguous November hour (10)                | rendered as the wall-clock time, no offset (as FreshBooks)  |
 | Payment changes and the invoice (11.5)          | bump the invoice's ``updated``/``version``; no invoice event |
 | Bill payments and the bill (6.3)                | do NOT move the bill's ``updated_at`` (only bill edits do)  |
-| Bill relations, ``overdue`` (11.2)              | total = amount + tax; outstanding = total − paid; overdue   |
+| Bill relations, ``overdue`` (11.2)              | total = amount + tax; outstanding = total - paid; overdue   |
 |                                                 | when not fully paid and due_date < today (Eastern)          |
 | Invoice ``v3_status`` overdue (13)              | "overdue" only when unpaid and past due; partial wins       |
 | Vendor ``outstanding_balance`` (11.3)           | always ``[]`` (not computed)                                |
@@ -427,8 +427,9 @@ class FreshBooksEmulator(Emulator):
                     raise EventsError(404, "Requested resource could not be found.")
                 return action(request)
             except EventsError as exc:
-                return Response(exc.status, b"", {}) if exc.status == 204 else Response.json(exc.status,
-                                                                                             exc.body())
+                return Response.json(exc.status, exc.body())
+            except FieldError as exc:  # paging parameters
+                return Response.json(exc.status, {"errno": exc.errno, "message": exc.message})
         return handle
 
     def _callback_id(self, request: Request) -> int:

@@ -266,7 +266,9 @@ class Books:
         invoice = self.invoice(parent)
         total = self.invoice_total(parent)
         rng = random.Random(f"{self.seed}:payment:{pos}")
-        share = compute.cents(total * Decimal(str(round(0.2 + 0.6 * rng.random(), 2))))
+        # The split belongs to the invoice, so both payments of a fully paid invoice add up to its total.
+        split = random.Random(f"{self.seed}:payment-split:{parent}").random()
+        share = compute.cents(total * Decimal(str(round(0.2 + 0.6 * split, 2))))
         count = self.invoices.children[parent]
         if self.invoices.state[parent] == PARTIAL:
             amount = share
@@ -321,7 +323,8 @@ class Books:
         bill = self.bill(parent)
         total = self.bill_total(parent)
         rng = random.Random(f"{self.seed}:bill_payment:{pos}")
-        share = compute.cents(total * Decimal(str(round(0.3 + 0.4 * rng.random(), 2))))
+        split = random.Random(f"{self.seed}:bill-payment-split:{parent}").random()
+        share = compute.cents(total * Decimal(str(round(0.3 + 0.4 * split, 2))))
         if self.bills.state[parent] == PARTIAL:
             amount = share
         elif self.bills.children[parent] == 1:

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from freshcleo_pipeline.sandbox.freshbooks import render, times, writes
+from freshcleo_pipeline.sandbox.freshbooks import catalog, render, times, writes
+from freshcleo_pipeline.sandbox.freshbooks import generator as g
 from freshcleo_pipeline.sandbox.freshbooks.generator import Books, Index
 from freshcleo_pipeline.sandbox.freshbooks.kinds import KINDS, Kind
 
@@ -94,8 +95,6 @@ class Store:
     _CACHE_SIZE = 32
 
     def __init__(self, books: Books, *, now_us: Callable[[], int]) -> None:
-        from freshcleo_pipeline.sandbox.freshbooks import catalog, generator as g
-
         self.books = books
         self.now_us = now_us
         self.lock = threading.RLock()

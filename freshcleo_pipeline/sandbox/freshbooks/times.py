@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 EASTERN = ZoneInfo("America/New_York")
@@ -28,6 +29,7 @@ def from_us(us: int) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
 
 
+@lru_cache(maxsize=8192)  # lines of one invoice share their instant; a page renders thousands
 def eastern(us: int) -> str:
     """Naive US/Eastern 'YYYY-MM-DD HH:MM:SS' (invoice, payment, client, item timestamps)."""
     return from_us(us).astimezone(EASTERN).strftime(_FORMAT)

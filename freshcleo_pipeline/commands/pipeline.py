@@ -1,0 +1,243 @@
+"""``freshcleo demo | sync | backfill | inbound | trace | resend | ui``: running and inspecting the pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+
+from freshcleo_pipeline.cleo.client import CleoClient
+from freshcleo_pipeline.errors import ConfigError, FreshcleoError
+from freshcleo_pipeline.freshbooks.client import FreshBooksClient
+from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
+from freshcleo_pipeline.ledger import Ledger, open_ledger
+from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
+from freshcleo_pipeline.partners import load_partners
+from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
+from freshcleo_pipeline.settings import (
+    SANDBOX_CLEO_PORT,
+    SANDBOX_FRESHBOOKS_PORT,
+    Settings,
+    get_settings,
+    load_settings,
+)
+from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.resend import resend as resend_delivery
+from freshcleo_pipeline.sync.trace import find, trace as trace_document
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _instance() -> Any:
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        home = Path(".dagster_home").resolve()
+        home.mkdir(exist_ok=True)
+        if not (home / "dagster.yaml").exists() and Path("dagster.yaml").exists():
+            shutil.copy("dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def _start_sandbox(settings: Settings) -> tuple[Sandbox, Settings]:
+    """Both emulators on the sandbox ports when free (else on free ports), and settings pointing at them."""
+    options: dict[str, Any] = {"partners_file": settings.resolved_partners_file(),
+                               "redirect_uris": (settings.resolved_freshbooks_redirect_uri(),)}
+    try:
+        running = start_sandbox(freshbooks_port=SANDBOX_FRESHBOOKS_PORT, cleo_port=SANDBOX_CLEO_PORT, **options)
+    except OSError:
+        running = start_sandbox(**options)
+    overrides = {"freshbooks_api_url": running.freshbooks.url, "freshbooks_auth_url": running.freshbooks.url,
+                 "cleo_api_url": running.cleo.url}
+    for variable, value in (("FRESHBOOKS_API_URL", running.freshbooks.url),
+                            ("FRESHBOOKS_AUTH_URL", running.freshbooks.url), ("CLEO_API_URL", running.cleo.url)):
+        os.environ[variable] = value
+    get_settings.cache_clear()
+    return running, load_settings(**overrides)
+
+
+def _context(settings: Settings, ledger: Ledger) -> SyncContext:
+    return SyncContext(settings=settings, ledger=ledger, partners=load_partners(settings.resolved_partners_file()),
+                       freshbooks=lambda: FreshBooksClient.from_settings(settings, ledger),
+                       cleo=lambda: CleoClient.from_settings(settings))
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    if last < first:
+        raise click.BadParameter(f"--to {last} is before --from {first}")
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, trigger: str) -> bool:
+    from freshcleo_pipeline.defs.runner import run_sync
+
+    instance = _instance()
+    ok = True
+    days = _days(first, last)
+    for start in range(0, len(days), chunk):
+        part = days[start:start + chunk]
+        result = run_sync(settings, part[0], part[-1], instance, tags={"freshcleo/trigger": trigger})
+        status = "ok" if result.success else "FAILED"
+        click.echo(f"sync {part[0]}..{part[-1]}: run {result.run_id} {status}")
+        ok = ok and result.success
+    return ok
+
+
+@click.command()
+@click.option("--days", default=7, show_default=True, type=int, help="Partitions to sync, ending today (UTC).")
+def demo(days: int) -> None:
+    """Run the whole job on the embedded sandbox: sync the last days, collect the 997s, print a summary."""
+    settings = get_settings()
+    if not settings.is_sandbox:
+        raise ConfigError("FRESHCLEO_MODE", settings.mode.value, "sandbox for the demo (it starts the emulators)")
+    from freshcleo_pipeline.defs.runner import run_job
+
+    running, settings = _start_sandbox(settings)
+    ledger = open_ledger(settings.resolved_ledger_url())
+    try:
+        click.echo(f"sandbox: FreshBooks {running.freshbooks.url}, Cleo {running.cleo.url}")
+        identity = sandbox_auto_connect(settings, ledger)
+        click.echo(f"connected FreshBooks account {identity.account_id} (sandbox auto-consent)")
+        today = dt.datetime.now(dt.UTC).date()
+        first = today - dt.timedelta(days=days - 1)
+        sync_ok = _run_range(settings, first, today, 31, "demo")
+        running.cleo.deliver_due_acks()
+        inbound = run_job(settings, "inbound_job", _instance(), tags={"freshcleo/trigger": "demo"})
+        click.echo(f"inbound poll: run {inbound.run_id} {'ok' if inbound.success else 'FAILED'}")
+        _print_summary(ledger, _days(first, today))
+        click.echo("\nOpen the Dagster UI on the same instance and sandbox with: make ui")
+        if not (sync_ok and inbound.success):
+            sys.exit(1)
+    finally:
+        ledger.dispose()
+        running.stop()
+
+
+def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
+    with ledger.begin() as conn:
+        statuses = conn.execute(select(documents.c.kind, documents.c.status, documents.c.partner_id, func.count())
+                                .where(documents.c.partition_date.in_(days))
+                                .group_by(documents.c.kind, documents.c.status, documents.c.partner_id)).all()
+        warnings = conn.execute(select(func.count()).where(documents.c.partition_date.in_(days),
+                                                           documents.c.warnings != "[]")).scalar_one()
+        files = conn.execute(select(interchanges.c.partner_id, interchanges.c.state, func.count())
+                             .group_by(interchanges.c.partner_id, interchanges.c.state)).all()
+        acks = conn.execute(select(outbox.c.partner_id, outbox.c.ack_state, func.count())
+                            .where(outbox.c.state == "delivered")
+                            .group_by(outbox.c.partner_id, outbox.c.ack_state)).all()
+    click.echo(f"\nDocuments in {days[0]}..{days[-1]} (kind, status, partner: count)")
+    for kind, status, partner, count in sorted(statuses, key=lambda r: (r[0], r[1], r[2] or "")):
+        click.echo(f"  {kind:<13} {status:<11} {partner or '-':<18} {count}")
+    click.echo(f"  documents with normalization warnings: {warnings}")
+    click.echo("Files in Cleo (partner, state: count)")
+    for partner, state, count in sorted(files):
+        click.echo(f"  {partner:<18} {state:<10} {count}")
+    click.echo("Acknowledgments of delivered documents (partner, state: count)")
+    totals: Counter[str] = Counter()
+    for partner, state, count in sorted(acks):
+        click.echo(f"  {partner:<18} {state:<20} {count}")
+        totals[state] += count
+    click.echo("  all partners: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none"))
+
+
+@click.command()
+@click.option("--from", "first", type=DATE, required=True, help="First partition (UTC date).")
+@click.option("--to", "last", type=DATE, required=True, help="Last partition (UTC date), inclusive.")
+@click.option("--chunk-days", default=31, show_default=True, type=int, help="Partitions per run.")
+def backfill(first: dt.datetime, last: dt.datetime, chunk_days: int) -> None:
+    """Sync a date range in bounded runs on this machine's Dagster instance (visible in the UI)."""
+    if not _run_range(get_settings(), first.date(), last.date(), max(1, chunk_days), "backfill"):
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--day", type=DATE, default=None, help="Partition to sync (default: today, UTC).")
+def sync(day: dt.datetime | None) -> None:
+    """Sync one day now (what the polling schedule does)."""
+    target = day.date() if day else dt.datetime.now(dt.UTC).date()
+    if not _run_range(get_settings(), target, target, 1, "cli"):
+        sys.exit(1)
+
+
+@click.command("inbound")
+def inbound_command() -> None:
+    """Pull 997s and partner files from Cleo now (what the inbound schedule does)."""
+    from freshcleo_pipeline.defs.runner import run_job
+
+    result = run_job(get_settings(), "inbound_job", _instance(), tags={"freshcleo/trigger": "cli"})
+    click.echo(f"inbound: run {result.run_id} {'ok' if result.success else 'FAILED'}")
+    if not result.success:
+        sys.exit(1)
+
+
+@click.command("trace")
+@click.argument("identifier")
+def trace(identifier: str) -> None:
+    """The whole life of a document, by FreshBooks id, invoice number, ISA13 ([partner:]number) or file name."""
+    ledger = open_ledger(get_settings().resolved_ledger_url())
+    try:
+        with ledger.begin() as conn:
+            matches = find(conn, identifier)
+        if not matches:
+            raise FreshcleoError(f"no document matches {identifier!r} (FreshBooks id, reference, ISA13 or file)")
+        for kind, account_id, source_id in matches:
+            click.echo("\n".join(trace_document(ledger, kind, account_id, source_id).lines()))
+            click.echo("")
+    finally:
+        ledger.dispose()
+
+
+@click.command()
+@click.argument("delivery_id", type=int)
+def resend(delivery_id: int) -> None:
+    """Re-send a rejected, overdue or failed delivery (its # as `freshcleo trace` shows it), after a fix."""
+    settings = get_settings()
+    ledger = open_ledger(settings.resolved_ledger_url())
+    try:
+        new_id, summary = resend_delivery(_context(settings, ledger), delivery_id)
+        click.echo(f"delivery #{delivery_id} re-sent as #{new_id}: {sum(summary.files.values())} file(s) uploaded")
+    finally:
+        ledger.dispose()
+
+
+@click.command()
+def ui() -> None:
+    """Start the sandbox (in sandbox mode) and the Dagster UI with its daemon on this machine's instance."""
+    settings = get_settings()
+    running = None
+    if settings.is_sandbox:
+        running, settings = _start_sandbox(settings)
+        ledger = open_ledger(settings.resolved_ledger_url())
+        try:
+            sandbox_auto_connect(settings, ledger)
+        finally:
+            ledger.dispose()
+        click.echo(f"sandbox: FreshBooks {running.freshbooks.url}, Cleo {running.cleo.url}")
+    _instance()
+    workspace = Path("workspace.yaml")
+    command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", "3000"]
+    if workspace.exists():
+        command += ["-w", str(workspace)]
+    else:
+        command += ["-m", "freshcleo_pipeline.definitions"]
+    click.echo("Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops)")
+    try:
+        subprocess.run(command, check=False)
+    except KeyboardInterrupt:
+        time.sleep(0.5)
+    finally:
+        if running is not None:
+            running.stop()
+
+
+COMMANDS = [demo, sync, backfill, inbound_command, trace, resend, ui]

@@ -1,0 +1,38 @@
+"""Running the jobs in-process on the current Dagster instance, for the CLI (demo, sync, backfill).
+
+Runs started here are recorded in the instance like any other, so they appear in the UI with their
+materializations, checks and logs.
+"""
+
+import datetime as dt
+from typing import Any
+
+import dagster as dg
+
+from freshcleo_pipeline.defs import deliver, edi, extract, inbound, jobs, normalize, reference
+from freshcleo_pipeline.defs.resources import build_resources
+from freshcleo_pipeline.settings import Settings
+
+ASSETS = [extract.freshbooks_documents, normalize.normalized_documents, edi.edi_interchanges,
+          deliver.cleo_deliveries, inbound.cleo_inbound_files, reference.partner_directory]
+CHECKS = [edi.edi_interchanges_are_valid, deliver.deliveries_reconcile_with_freshbooks,
+          inbound.acknowledgments_on_time]
+
+
+def _definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(assets=ASSETS, asset_checks=CHECKS, resources=build_resources(settings),
+                          jobs=[jobs.sync_job, jobs.inbound_job, jobs.partner_directory_job])
+
+
+def run_sync(settings: Settings, first: dt.date, last: dt.date, instance: dg.DagsterInstance,
+             tags: dict[str, str] | None = None) -> Any:
+    """One run of ``sync_job`` over the partition range [first, last]."""
+    job = _definitions(settings).resolve_job_def("sync_job")
+    range_tags = {"dagster/asset_partition_range_start": first.isoformat(),
+                  "dagster/asset_partition_range_end": last.isoformat(), **(tags or {})}
+    return job.execute_in_process(instance=instance, tags=range_tags, raise_on_error=False)
+
+
+def run_job(settings: Settings, name: str, instance: dg.DagsterInstance, tags: dict[str, str] | None = None) -> Any:
+    job = _definitions(settings).resolve_job_def(name)
+    return job.execute_in_process(instance=instance, tags=tags or {}, raise_on_error=False)

@@ -1,0 +1,50 @@
+"""Re-sending a delivery after a fix: a new outbox row (new key, pointing at the old one), rendered and sent.
+
+Only deliveries a partner rejected (or never acknowledged, or that failed to render) can be re-sent: an
+accepted delivery is never sent twice. The re-send renders the document's newest normalized version with fresh
+control numbers, so a fix in FreshBooks or in partners.yaml is what goes out.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from freshcleo_pipeline.errors import FreshcleoError
+from freshcleo_pipeline.ledger import audit, outbox
+from freshcleo_pipeline.ledger.schema import documents
+from freshcleo_pipeline.ledger.schema import outbox as outbox_table
+from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.deliver import DeliverSummary, deliver
+from freshcleo_pipeline.sync.render import RenderSummary, render_pending
+
+RESENDABLE_ACKS = ("rejected", "overdue", "accepted_with_errors")
+
+
+def resend(ctx: SyncContext, outbox_id: int) -> tuple[int, DeliverSummary]:
+    with ctx.ledger.begin() as conn:
+        try:
+            item = outbox.get_item(conn, outbox_id)
+        except Exception:  # noqa: BLE001 - any lookup failure means the id is not ours
+            raise FreshcleoError(f"delivery #{outbox_id}: no such outbox row (see `freshcleo trace`)") from None
+        if not (item.ack_state in RESENDABLE_ACKS or item.state == "failed"):
+            raise FreshcleoError(f"delivery #{outbox_id} is {item.state} with acknowledgment {item.ack_state!r}; "
+                                 f"only {', '.join(RESENDABLE_ACKS)} or failed deliveries can be re-sent")
+        newest = conn.execute(select(documents.c.id, documents.c.version, documents.c.status, documents.c.total)
+                              .where(documents.c.kind == item.kind, documents.c.account_id == item.account_id,
+                                     documents.c.source_id == item.source_id)
+                              .order_by(documents.c.id.desc()).limit(1)).one()
+        if newest.status not in ("routed", "deleted"):
+            raise FreshcleoError(f"{item.kind} {item.source_id} is now {newest.status!r}; nothing to re-send")
+        previous = conn.execute(select(func.count()).where(outbox_table.c.resend_of == item.id)).scalar_one()
+        key = f"{item.idempotency_key}#resend{previous + 1}"
+        outbox.enqueue(conn, [{
+            "idempotency_key": key, "partner_id": item.partner_id, "transaction_set": item.transaction_set,
+            "kind": item.kind, "account_id": item.account_id, "source_id": item.source_id,
+            "version": newest.version, "document_id": newest.id, "partition_date": item.partition_date,
+            "purpose": item.purpose, "reference": item.reference, "total": newest.total, "resend_of": item.id}])
+        new_id = conn.execute(select(outbox_table.c.id).where(outbox_table.c.idempotency_key == key)).scalar_one()
+        audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id, event="resend",
+                     partner_id=item.partner_id,
+                     detail={"of": item.id, "new": new_id, "version": newest.version}, run_id=ctx.run_id)
+    render_pending(ctx, RenderSummary())
+    return new_id, deliver(ctx)
