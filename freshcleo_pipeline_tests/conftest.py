@@ -4,4 +4,5 @@ pytest_plugins = [
     "freshcleo_pipeline_tests.fixtures.ledger",
     "freshcleo_pipeline_tests.fixtures.freshbooks",
     "freshcleo_pipeline_tests.fixtures.cleo",
+    "freshcleo_pipeline_tests.fixtures.pipeline",
 ]

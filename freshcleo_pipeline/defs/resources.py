@@ -43,13 +43,18 @@ class FreshBooksResource(dg.ConfigurableResource):
     client_id: str
     client_secret: str = ""  # EnvVar("FRESHBOOKS_CLIENT_SECRET") when set; else the settings decide
     requests_per_second: float = 5.0
+    data_dir: str = ".data"  # where the sandbox keeps its generated secret key
+    secret_key: str = ""  # EnvVar("FRESHCLEO_SECRET_KEY") when set: decrypts the stored tokens
 
     def settings(self) -> Settings:
         overrides: dict[str, Any] = {"freshbooks_api_url": self.api_url, "freshbooks_auth_url": self.auth_url,
                                      "freshbooks_client_id": self.client_id,
-                                     "freshbooks_requests_per_second": self.requests_per_second}
+                                     "freshbooks_requests_per_second": self.requests_per_second,
+                                     "data_dir": self.data_dir}
         if self.client_secret:
             overrides["freshbooks_client_secret"] = self.client_secret
+        if self.secret_key:
+            overrides["secret_key"] = self.secret_key
         return load_settings(**overrides)
 
     def client(self, ledger: Ledger) -> FreshBooksClient:
@@ -123,7 +128,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "freshbooks": FreshBooksResource(
             api_url=_value(s, s.resolved_freshbooks_api_url), auth_url=_value(s, s.resolved_freshbooks_auth_url),
             client_id=_value(s, s.resolved_freshbooks_client_id), client_secret=_secret("FRESHBOOKS_CLIENT_SECRET"),
-            requests_per_second=s.freshbooks_requests_per_second),
+            requests_per_second=s.freshbooks_requests_per_second, data_dir=str(s.data_dir),
+            secret_key=_secret("FRESHCLEO_SECRET_KEY")),
         "cleo": CleoResource(api_url=_value(s, s.resolved_cleo_api_url), username=_value(s, s.resolved_cleo_username),
                              password=_secret("CLEO_PASSWORD")),
         "partners": PartnerDirectoryResource(path=_value(s, s.resolved_partners_file)),

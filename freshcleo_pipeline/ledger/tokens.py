@@ -278,24 +278,25 @@ class TokenVault:
             if grant.generation != seen_generation:
                 return grant
             now = self.clock()
+            lease_until = now + self.lease
             with self.ledger.begin() as conn:
-                won = try_acquire_lease(conn, self.provider, self.connection, seen_generation,
-                                        now + self.lease, now)
+                won = try_acquire_lease(conn, self.provider, self.connection, seen_generation, lease_until, now)
             if won:
                 assert grant.tokens is not None
-                return self._refresh_holding_lease(grant, grant.tokens.refresh_token, refresher)
+                return self._refresh_holding_lease(grant, lease_until, refresher)
             if time.monotonic() > deadline:
                 raise RefreshTimeoutError(self.provider, "REFRESH", f"connection {self.connection!r}", None,
                                           "another process holds the refresh lease; try again shortly")
             self.sleep(self.poll_interval)
 
-    def _refresh_holding_lease(self, grant: StoredGrant, refresh_token: str,
+    def _refresh_holding_lease(self, grant: StoredGrant, lease_until: dt.datetime,
                                refresher: Refresher) -> StoredGrant:
         generation = grant.generation
+        assert grant.tokens is not None
         try:
-            tokens = refresher(refresh_token)
+            tokens = refresher(grant.tokens.refresh_token)
         except InvalidGrantError:
-            return self._after_invalid_grant(generation)
+            return self._after_invalid_grant(generation, lease_until)
         except BaseException:
             # The outcome may be unknown (lost response): keep the pair, free the lease; a later attempt with
             # the same token either works or gets invalid_grant, which is handled above.
@@ -313,15 +314,22 @@ class TokenVault:
                      generation, generation + 1)
         return self.require()
 
-    def _after_invalid_grant(self, generation: int) -> StoredGrant:
-        # Re-read once: a process that does not share our lease (an older version, a manual connect) may have
-        # rotated the pair. Then, and only then, declare the grant dead.
-        again = self.load()
-        if again is not None and again.generation != generation and again.tokens is not None:
-            log.warning("%s connection %r: refresh token rejected but the vault moved to generation %d; "
-                        "using it",
-                        self.provider, self.connection, again.generation)
-            return again
+    def _after_invalid_grant(self, generation: int, our_lease: dt.datetime) -> StoredGrant:
+        # Re-read: a process outside our lease (a manual connect) may have rotated the pair. If our lease ran
+        # out during a slow call and another process took it over, it spent the token first: wait for its
+        # result. Only a grant nobody moved on is declared dead.
+        deadline = time.monotonic() + self.wait.total_seconds()
+        while True:
+            again = self.load()
+            if again is not None and again.generation != generation and again.tokens is not None:
+                log.warning("%s connection %r: refresh token rejected but the vault moved to generation %d; "
+                            "using it", self.provider, self.connection, again.generation)
+                return again
+            taken_over = (again is not None and again.lease_until is not None
+                          and again.lease_until != our_lease and again.lease_until >= self.clock())
+            if not taken_over or time.monotonic() > deadline:
+                break
+            self.sleep(self.poll_interval)
         with self.ledger.begin() as conn:
             mark_needs_reauth(conn, self.provider, self.connection, generation, self.clock())
         log.error("%s connection %r: refresh token rejected (invalid_grant); marked needs_reauth",

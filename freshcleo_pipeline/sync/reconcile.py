@@ -5,7 +5,7 @@ For the newest version of every routed document in the partitions:
 - its money agrees at every stage: FreshBooks' amount (stored with the normalized document), the outbox row,
   and the amount read back from the X12 text of its transaction set (TDS01 for 810, AMT02 for 850, BPR02 for
   820) in the delivered file;
-- control numbers are unique: ISA13 per partner and usage, ST02 per partner group.
+- control numbers are unique: ISA13 per partner and usage, ST02 per partner group (GS06 per functional id).
 """
 
 from __future__ import annotations
@@ -70,9 +70,10 @@ def reconcile(ledger: Ledger, days: list[dt.date], account_id: str) -> Reconcili
         files = {r["id"]: r for r in conn.execute(select(interchanges).where(
             interchanges.c.id.in_({r["interchange_id"] for r in rows if r["interchange_id"]}))).mappings()}
         duplicates = conn.execute(
-            select(outbox.c.partner_id, outbox.c.gs06, outbox.c.st02, func.count())
+            select(outbox.c.partner_id, outbox.c.transaction_set, outbox.c.gs06, outbox.c.st02, func.count())
             .where(outbox.c.gs06.is_not(None), outbox.c.interchange_id.in_(list(files) or [-1]))
-            .group_by(outbox.c.partner_id, outbox.c.gs06, outbox.c.st02).having(func.count() > 1)).all()
+            .group_by(outbox.c.partner_id, outbox.c.transaction_set, outbox.c.gs06, outbox.c.st02)
+            .having(func.count() > 1)).all()
         isa_duplicates = conn.execute(
             select(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13, func.count())
             .group_by(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13)
@@ -112,8 +113,8 @@ def reconcile(ledger: Ledger, days: list[dt.date], account_id: str) -> Reconcili
         if not (fb_total == Decimal(row["total"]) == edi_amount):
             result.problems.append(f"{label}: FreshBooks {fb_total}, outbox {row['total']}, EDI {edi_amount} "
                                    f"in {file['file_name']} ST02 {row['st02']}")
-    for partner_id, gs06, st02, count in duplicates:
-        result.problems.append(f"partner {partner_id}: GS06 {gs06} ST02 {st02} used {count} times")
+    for partner_id, transaction_set, gs06, st02, count in duplicates:
+        result.problems.append(f"partner {partner_id}: {transaction_set} GS06 {gs06} ST02 {st02} used {count} times")
     for partner_id, usage, isa13, count in isa_duplicates:
         result.problems.append(f"partner {partner_id} ({usage}): ISA13 {isa13} used {count} times")
     return result

@@ -1,8 +1,11 @@
-"""Fixtures of the FreshBooks client tests: an emulator per test, settings pointing at it, a connected ledger."""
+"""Fixtures of the FreshBooks client tests: settings pointing at an emulator, a connected ledger.
+
+Emulators come from the shared ``freshbooks_emulator_factory`` fixture.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +39,8 @@ def settings_overrides(emulator: FreshBooksEmulator, data_dir: Path, **extra: An
 
 
 @pytest.fixture
-def start_emulator() -> Iterator[Callable[..., FreshBooksEmulator]]:
-    started: list[FreshBooksEmulator] = []
-
-    def start(**kwargs: Any) -> FreshBooksEmulator:
-        emulator = FreshBooksEmulator(**kwargs)
-        emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        emulator.stop()
-
-
-@pytest.fixture
-def emulator(start_emulator: Callable[..., FreshBooksEmulator]) -> FreshBooksEmulator:
-    return start_emulator(seed=3, invoices=60)
+def emulator(freshbooks_emulator_factory: Callable[..., FreshBooksEmulator]) -> FreshBooksEmulator:
+    return freshbooks_emulator_factory(seed=3, invoices=60, days=30)
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ def ids(records: list[dict[str, Any]], kind: str = "invoices") -> list[str]:
 
 
 def test_ten_thousand_invoices_cost_one_hundred_list_requests(
-        start_emulator: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger) -> None:
-    emulator = start_emulator(seed=7, invoices=10_000, bills=10)
+        freshbooks_emulator_factory: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger) -> None:
+    emulator = freshbooks_emulator_factory(seed=7, invoices=10_000, bills=10)
     settings = load_settings(**settings_overrides(emulator, tmp_path))
     sandbox_auto_connect(settings, sqlite_ledger)
     before = emulator.total_requests()
@@ -132,8 +132,8 @@ def _extract(client: FreshBooksClient) -> dict[str, list[str]]:
 
 
 def test_a_full_extraction_under_faults_returns_the_same_records(
-        start_emulator: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger) -> None:
-    emulator = start_emulator(seed=11, invoices=400)
+        freshbooks_emulator_factory: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger) -> None:
+    emulator = freshbooks_emulator_factory(seed=11, invoices=400)
     settings = load_settings(**settings_overrides(emulator, tmp_path))
     sandbox_auto_connect(settings, sqlite_ledger)
     with FreshBooksClient.from_settings(settings, sqlite_ledger, policy=FAST) as client:

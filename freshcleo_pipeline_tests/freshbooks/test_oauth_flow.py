@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -105,9 +105,9 @@ def test_refresh_on_401_rotates_and_persists_before_use(
 
 
 def test_proactive_refresh_before_expiry_happens_once(
-        start_emulator: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger) -> None:
+        freshbooks_emulator_factory: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger) -> None:
     # tokens that live 4 minutes are always inside the 5-minute margin: refresh once, not per request
-    emulator = start_emulator(seed=3, invoices=250, access_token_lifetime=240)
+    emulator = freshbooks_emulator_factory(seed=3, invoices=250, access_token_lifetime=240)
     settings = load_settings(**settings_overrides(emulator, tmp_path))
     oauth.sandbox_auto_connect(settings, sqlite_ledger)
     with FreshBooksClient.from_settings(settings, sqlite_ledger) as client:

@@ -15,8 +15,8 @@ from freshcleo_pipeline.freshbooks.timestamps import (
 )
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(("eastern", "expected"), [

@@ -15,8 +15,10 @@ from freshcleo_pipeline.ledger.tokens import (
     NEEDS_REAUTH,
     InvalidGrantError,
     NeedsReauthorizationError,
+    TokenCipher,
     TokenSet,
     TokenVault,
+    store_rotated,
     try_acquire_lease,
 )
 
@@ -160,3 +162,27 @@ def test_an_expired_lease_of_a_crashed_process_is_taken_over(sqlite_ledger: Ledg
         assert try_acquire_lease(conn, "freshbooks", "default", 1, NOW + dt.timedelta(seconds=30), NOW)
     clock[0] = NOW + dt.timedelta(seconds=31)
     assert v.refresh(1, lambda _token: pair(2)).generation == 2
+
+
+def test_a_lease_taken_over_during_a_slow_refresh_waits_for_the_new_holder(sqlite_ledger: Ledger) -> None:
+    clock = [NOW]
+    holder_b: list[dt.datetime] = []
+
+    def b_finishes(_seconds: float) -> None:
+        # the process that took the lease over completes its refresh while A waits
+        with sqlite_ledger.begin() as conn:
+            store_rotated(conn, TokenCipher(KEY), "freshbooks", "default", 1, pair(2), clock[0])
+
+    a = vault(sqlite_ledger, clock=lambda: clock[0], lease=dt.timedelta(seconds=30), sleep=b_finishes)
+    a.save_new_grant(pair(1), account_id="xK9pQ")
+
+    def slow_then_rejected(_token: str) -> TokenSet:
+        clock[0] = NOW + dt.timedelta(seconds=31)  # A's call outlived its lease…
+        with sqlite_ledger.begin() as conn:  # …B took the lease over and spent the token first
+            holder_b.append(clock[0] + dt.timedelta(seconds=30))
+            assert try_acquire_lease(conn, "freshbooks", "default", 1, holder_b[0], clock[0])
+        raise InvalidGrantError("freshbooks", "POST", "/auth/oauth/token", 400, "invalid_grant")
+
+    grant = a.refresh(1, slow_then_rejected)
+    assert grant.generation == 2 and grant.state == "active"
+    assert grant.tokens is not None and grant.tokens.access_token == "access-secret-2"

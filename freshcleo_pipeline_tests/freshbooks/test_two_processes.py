@@ -54,20 +54,20 @@ def _race(overrides: dict[str, Any], ledger_url: str, processes: int = 2) -> lis
 
 @pytest.mark.parametrize("trigger", ["expired_on_server", "about_to_expire"])
 def test_two_processes_refresh_once_on_sqlite(
-        start_emulator: Callable[..., FreshBooksEmulator], tmp_path: Path, trigger: str) -> None:
-    _run(start_emulator, tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", trigger)
+        freshbooks_emulator_factory: Callable[..., FreshBooksEmulator], tmp_path: Path, trigger: str) -> None:
+    _run(freshbooks_emulator_factory, tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", trigger)
 
 
 @pytest.mark.postgres
 def test_two_processes_refresh_once_on_postgres(
-        start_emulator: Callable[..., FreshBooksEmulator], tmp_path: Path, pg_url: str) -> None:
-    _run(start_emulator, tmp_path, pg_url, "expired_on_server")
+        freshbooks_emulator_factory: Callable[..., FreshBooksEmulator], tmp_path: Path, pg_url: str) -> None:
+    _run(freshbooks_emulator_factory, tmp_path, pg_url, "expired_on_server")
 
 
-def _run(start_emulator: Callable[..., FreshBooksEmulator], tmp_path: Path, url: str, trigger: str) -> None:
+def _run(factory: Callable[..., FreshBooksEmulator], tmp_path: Path, url: str, trigger: str) -> None:
     # "about_to_expire": tokens living 4 minutes are inside the 5-minute margin, so both refresh proactively.
     lifetime = 240 if trigger == "about_to_expire" else 43_200
-    emulator = start_emulator(seed=5, invoices=150, access_token_lifetime=lifetime)
+    emulator = factory(seed=5, invoices=150, access_token_lifetime=lifetime)
     overrides = settings_overrides(emulator, tmp_path)
     settings = load_settings(**overrides)
     ledger = open_ledger(url)
