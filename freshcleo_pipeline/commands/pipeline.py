@@ -32,7 +32,8 @@ from freshcleo_pipeline.settings import (
 )
 from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.sync.resend import resend as resend_delivery
-from freshcleo_pipeline.sync.trace import find, trace as trace_document
+from freshcleo_pipeline.sync.trace import find
+from freshcleo_pipeline.sync.trace import trace as trace_document
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 

@@ -56,7 +56,7 @@ def acknowledgments_on_time(ledger: LedgerResource) -> dg.AssetCheckResult:
     led = ledger.get_ledger()
     try:
         with led.begin() as conn:
-            counts = dict(conn.execute(select(outbox.c.ack_state, func.count())
+            counts: dict[str, int] = dict(conn.execute(select(outbox.c.ack_state, func.count())
                                        .where(outbox.c.state == "delivered").group_by(outbox.c.ack_state)).all())
             bad = conn.execute(select(outbox.c.partner_id, outbox.c.kind, outbox.c.source_id, outbox.c.reference,
                                       outbox.c.ack_state)

@@ -103,7 +103,7 @@ def sync_context(
         freshbooks=lambda: freshbooks.client(ledger),
         cleo=cleo.client,
         run_id=context.run.run_id,
-        log=context.log,  # type: ignore[arg-type]
+        log=context.log,
     )
 
 

@@ -211,6 +211,13 @@ def find_by_control(conn: Connection, partner_id: str, transaction_set: str, gs0
     return [_item(r) for r in conn.execute(query.order_by(outbox.c.id)).mappings()]
 
 
+def find_by_interchange(conn: Connection, partner_id: str, isa13: int) -> list[OutboxItem]:
+    """Rows delivered in a partner's interchange, to correlate a TA1."""
+    rows = conn.execute(select(outbox).where(outbox.c.partner_id == partner_id, outbox.c.isa13 == isa13)
+                        .order_by(outbox.c.id)).mappings()
+    return [_item(r) for r in rows]
+
+
 def set_ack(conn: Connection, outbox_id: int, state: str, detail: dict[str, Any] | None,
             at: dt.datetime) -> None:
     if state not in ACK_STATES:

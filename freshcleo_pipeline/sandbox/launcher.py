@@ -24,8 +24,9 @@ def start_sandbox(*, partners_file: Path, freshbooks_port: int = 0, cleo_port: i
                   invoices: int = 240, days: float = 10.0, ack_delay: float = 0.0, redirect_uris: tuple[str, ...] = (),
                   webhook_delay: float = 1.0, host: str = "127.0.0.1") -> Sandbox:
     """Both emulators serving on loopback. A port already in use raises ``OSError`` naming it."""
-    options = {"redirect_uris": redirect_uris} if redirect_uris else {}
-    freshbooks = FreshBooksEmulator(seed=seed, invoices=invoices, days=days, webhook_delay=webhook_delay, **options)
+    freshbooks = (FreshBooksEmulator(seed=seed, invoices=invoices, days=days, webhook_delay=webhook_delay,
+                                     redirect_uris=redirect_uris) if redirect_uris else
+                  FreshBooksEmulator(seed=seed, invoices=invoices, days=days, webhook_delay=webhook_delay))
     cleo = CleoEmulator(partners_file, ack_delay=ack_delay, seed=seed)
     for emulator, port in ((freshbooks, freshbooks_port), (cleo, cleo_port)):
         try:

@@ -32,15 +32,16 @@ def align(ctx: SyncContext, account_id: str) -> DirectoryReport:
         vendors = snapshots.latest_payloads(conn, "bill_vendor", account_id)
     norm = NormalizeContext.build(account_id, ctx.company_party(), clients=clients, vendors=vendors)
     claimed: dict[str, set[str]] = {p.id: set() for p in ctx.partners.partners}
-    for kind, records, unclaimed in (("invoice", clients, report.unclaimed_clients),
-                                      ("bill", vendors, report.unclaimed_vendors)):
+    sides = (("invoice", clients, report.unclaimed_clients), ("bill", vendors, report.unclaimed_vendors))
+    for kind, records, unclaimed in sides:
         for raw in records:
             if int(raw.get("vis_state") or 0) == 1:
                 continue
             probe = ({"customerid": raw.get("id"), "organization": raw.get("organization")} if kind == "invoice"
                      else {"vendorid": raw.get("vendorid"), "vendor": raw})
             source_id, organization, email = partner_keys(kind, probe, norm)
-            partner = ctx.partners.route(DocumentKind(kind), source_id=source_id, organization=organization, email=email)
+            partner = ctx.partners.route(DocumentKind(kind), source_id=source_id, organization=organization,
+                                         email=email)
             label = f"{source_id} {organization or email}".strip()
             if partner is None:
                 unclaimed.append(label)

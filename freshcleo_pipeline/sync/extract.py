@@ -58,7 +58,9 @@ def partition_moment(kind: DocumentKind, raw: dict[str, Any]) -> dt.datetime:
     return moment
 
 
-def extract(ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ...] = tuple(DocumentKind)) -> ExtractSummary:
+def extract(
+    ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ...] = tuple(DocumentKind)
+) -> ExtractSummary:
     start, end = window(days)
     summary = ExtractSummary()
     client = ctx.freshbooks()
@@ -68,7 +70,7 @@ def extract(ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ..
         for kind in kinds:
             records = _fetch(client, kind, start, end)
             summary.fetched[kind.value] = len(records)
-            rows = []
+            rows: list[dict[str, Any]] = []
             for raw in records:
                 moment = partition_moment(kind, raw)
                 if not start <= moment < end:

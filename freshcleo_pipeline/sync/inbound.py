@@ -22,7 +22,6 @@ from freshcleo_pipeline.partners import TradingPartner
 from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.x12 import read_997
 
-
 #: AK101 → the transaction set of our group it acknowledges (for group-level results without AK2).
 TRANSACTION_SET_OF_GROUP = {"IN": "810", "PO": "850", "RA": "820"}
 
@@ -36,15 +35,21 @@ class InboundSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def sniff_kind(text: str) -> str:
-    """The transaction set of the first ST segment ('997', '850', …) or 'unknown'."""
+def _segments(text: str) -> list[list[str]]:
     if len(text) < 106 or not text.startswith("ISA"):
-        return "unknown"
+        return []
     element, terminator = text[3], text[105]
-    for segment in text.split(terminator):
-        parts = segment.strip().split(element)
-        if parts and parts[0] == "ST" and len(parts) > 1:
+    return [segment.strip().split(element) for segment in text.split(terminator) if segment.strip()]
+
+
+def sniff_kind(text: str) -> str:
+    """The transaction set of the first ST segment ('997', '850', …), 'TA1' for an interchange
+    acknowledgment, or 'unknown'."""
+    for parts in _segments(text):
+        if parts[0] == "ST" and len(parts) > 1:
             return parts[1]
+        if parts[0] == "TA1":
+            return "TA1"
     return "unknown"
 
 
@@ -78,6 +83,8 @@ def _poll_partner(ctx: SyncContext, client: Any, partner: TradingPartner, summar
         if row.state == "recorded":
             if kind == "997":
                 _apply_997(ctx, partner, row.id, text, summary)
+            elif kind == "TA1":
+                _apply_ta1(ctx, partner, row.id, text, summary)
             else:
                 with ctx.ledger.begin() as conn:
                     inbound.set_state(conn, row.id, "applied", parsed={"transaction_set": kind})
@@ -116,6 +123,28 @@ def _apply_997(ctx: SyncContext, partner: TradingPartner, file_id: int, text: st
                              event=f"ack_{state}", partner_id=partner.id,
                              detail={"gs06": item.gs06, "st02": item.st02, "file_id": file_id, **detail},
                              run_id=ctx.run_id)
+                summary.acks[state] += 1
+        inbound.set_state(conn, file_id, "applied", parsed=parsed)
+
+
+def _apply_ta1(ctx: SyncContext, partner: TradingPartner, file_id: int, text: str, summary: InboundSummary) -> None:
+    """A TA1 answers for a whole interchange (TA101 = our ISA13): a rejection rejects every set in it."""
+    now = ctx.now()
+    parsed: list[dict[str, Any]] = []
+    with ctx.ledger.begin() as conn:
+        for parts in _segments(text):
+            if parts[0] != "TA1" or len(parts) < 6 or not parts[1].isdigit():
+                continue
+            isa13, code, note = int(parts[1]), parts[4], parts[5]
+            detail = {"ta1_isa13": isa13, "ta1_code": code, "ta1_note": note}
+            parsed.append(detail)
+            if code == "A":
+                continue  # the envelope was accepted; the 997 speaks for the sets
+            state = "rejected" if code == "R" else "accepted_with_errors"
+            for item in outbox.find_by_interchange(conn, partner.id, isa13):
+                outbox.set_ack(conn, item.id, state, detail, now)
+                audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id,
+                             event=f"ack_{state}", partner_id=partner.id, detail=detail, run_id=ctx.run_id)
                 summary.acks[state] += 1
         inbound.set_state(conn, file_id, "applied", parsed=parsed)
 

@@ -11,7 +11,7 @@ For the newest version of every routed document in the partitions:
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,7 @@ class Reconciliation:
     routed: int = 0
     delivered: int = 0
     not_sent_by_policy: int = 0
-    totals: Counter[str] = field(default_factory=Counter)  # stage → sum of money (as Decimal)
+    totals: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))  # stage → sum of money
 
     @property
     def passed(self) -> bool:

@@ -4,7 +4,7 @@ Deciding applies the exactly-once key and the partner's change policy:
 
 | document            | nothing sent before        | an earlier version was sent                         |
 |---------------------|----------------------------|-----------------------------------------------------|
-| routed (new version)| original                   | ``ignore`` → recorded, not sent; ``replace``/``cancel`` → replacement |
+| routed (new version)| original                   | ``ignore``: recorded, not sent; otherwise a replacement |
 | deleted             | recorded, nothing to send  | ``cancel`` → cancellation; otherwise recorded, not sent |
 
 Rendering groups pending rows per partner and transaction set (at most ``MAX_SETS`` sets per file), allocates

@@ -29,7 +29,7 @@ def test_bad_mode_names_the_variable_and_value() -> None:
 
 
 def test_bad_ledger_url_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="FRESHCLEO_LEDGER_URL.*'ledger.db'"):
+    with pytest.raises(ConfigError, match=r"FRESHCLEO_LEDGER_URL.*'ledger\.db'"):
         load_settings(FRESHCLEO_LEDGER_URL="ledger.db")
 
 
