@@ -1,0 +1,87 @@
+"""A partner rejects our files: the trail shows it, the acknowledgment check flags it, and a re-send after the
+fix goes out once, with fresh control numbers, and is accepted. Partner documents and the trace by any id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import dagster as dg
+from sqlalchemy import func, select
+
+from freshcleo_pipeline.cleo.client import CleoClient
+from freshcleo_pipeline.freshbooks.client import FreshBooksClient
+from freshcleo_pipeline.ledger.schema import inbound_files, outbox
+from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.resend import resend
+from freshcleo_pipeline.sync.trace import find, trace
+from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
+
+
+def _context(env: SandboxEnv) -> SyncContext:
+    return SyncContext(settings=env.settings, ledger=env.ledger, partners=env.partners,
+                       freshbooks=lambda: FreshBooksClient.from_settings(env.settings, env.ledger),
+                       cleo=lambda: CleoClient.from_settings(env.settings))
+
+
+def test_rejected_delivery_is_traced_flagged_and_resent_once(
+    sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance
+) -> None:
+    env = sandbox_env(freshbooks={"seed": 5, "invoices": 30, "days": 2}, cleo={"reject_rate": 1.0})
+    today = env.freshbooks.now().date()
+    assert env.sync(today - dt.timedelta(days=2), today, dagster_instance).success
+    inbound = env.inbound(dagster_instance)
+    assert inbound.success
+    [ack_check] = inbound.get_asset_check_evaluations()
+    assert ack_check.check_name == "acknowledgments_on_time" and not ack_check.passed
+
+    with env.ledger.begin() as conn:
+        states = dict(conn.execute(select(outbox.c.ack_state, func.count()).where(outbox.c.state == "delivered")
+                                   .group_by(outbox.c.ack_state)).all())
+        rejected = conn.execute(select(outbox).where(outbox.c.ack_state == "rejected", outbox.c.kind == "invoice")
+                                .limit(1)).mappings().one()
+        matches = find(conn, rejected["reference"])
+    assert set(states) == {"rejected"}
+    assert ("invoice", rejected["account_id"], rejected["source_id"]) in matches
+
+    story = "\n".join(trace(env.ledger, "invoice", rejected["account_id"], rejected["source_id"]).lines())
+    assert rejected["file_name"] in story and "ack rejected" in story
+    assert inbound.run_id in story  # the run that recorded the 997
+    for event in ("extracted", "normalized", "queued", "rendered", "delivered", "ack_rejected"):
+        assert event in story, event
+
+    env.cleo.acks.reject_rate = 0.0  # the partner fixed its side
+    files_before = set(env.outbound_files())
+    new_id, summary = resend(_context(env), rejected["id"])
+    assert sum(summary.files.values()) == 1
+    new_files = set(env.outbound_files()) - files_before
+    assert len(new_files) == 1
+    assert env.inbound(dagster_instance).success
+    with env.ledger.begin() as conn:
+        old = conn.execute(select(outbox).where(outbox.c.id == rejected["id"])).mappings().one()
+        new = conn.execute(select(outbox).where(outbox.c.id == new_id)).mappings().one()
+    assert old["ack_state"] == "rejected" and new["ack_state"] == "accepted"
+    assert new["resend_of"] == old["id"] and new["isa13"] != old["isa13"]
+    story = "\n".join(trace(env.ledger, "invoice", rejected["account_id"], rejected["source_id"]).lines())
+    assert f"resend of #{old['id']}" in story
+
+    # an accepted delivery is never re-sent
+    try:
+        resend(_context(env), new_id)
+    except Exception as exc:  # noqa: BLE001
+        assert "can be re-sent" in str(exc)
+    else:
+        raise AssertionError("an accepted delivery was re-sent")
+
+
+def test_partner_documents_are_recorded_and_archived(
+    sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance
+) -> None:
+    env = sandbox_env(freshbooks={"seed": 3, "invoices": 5, "days": 1})
+    env.cleo.drop_partner_document("acme-retail", "850")
+    env.cleo.drop_partner_document("bolt-fasteners", "810")
+    assert env.inbound(dagster_instance).success
+    with env.ledger.begin() as conn:
+        rows = conn.execute(select(inbound_files.c.partner_id, inbound_files.c.kind, inbound_files.c.state)).all()
+    assert sorted(rows) == [("acme-retail", "850", "archived"), ("bolt-fasteners", "810", "archived")]
+    assert env.cleo.files_in("acme-retail/inbound") == {} and len(env.cleo.files_in("acme-retail/archive")) == 1
