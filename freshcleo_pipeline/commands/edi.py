@@ -17,9 +17,10 @@ import click
 
 from freshcleo_pipeline.documents import DocumentKind
 from freshcleo_pipeline.errors import DataError
-from freshcleo_pipeline.partners import Company, TradingPartner, load_partners
+from freshcleo_pipeline.partners import load_partners
 from freshcleo_pipeline.settings import get_settings
-from freshcleo_pipeline.x12 import Charset, Delimiters, EnvelopeParams, render_interchange, validate_interchange
+from freshcleo_pipeline.sync.render import envelope_for
+from freshcleo_pipeline.x12 import Charset, render_interchange, validate_interchange
 
 _KINDS = {"invoice": DocumentKind.INVOICE, "bill": DocumentKind.BILL, "payment": DocumentKind.PAYMENT,
           "bill-payment": DocumentKind.BILL_PAYMENT}
@@ -27,18 +28,6 @@ _KINDS = {"invoice": DocumentKind.INVOICE, "bill": DocumentKind.BILL, "payment":
 _RESULT_KEYS = {DocumentKind.INVOICE: ("invoice",), DocumentKind.BILL: ("bill",),
                 DocumentKind.PAYMENT: ("payment",), DocumentKind.BILL_PAYMENT: ("bill_payment", "bill_payments")}
 _LOOKUP_KEYS = ("clients", "vendors", "items", "invoices", "bills")
-
-
-def envelope_for(partner: TradingPartner, company: Company) -> EnvelopeParams:
-    """X12 envelope parameters for sending from ``company`` to ``partner`` (the pipeline does the same)."""
-    d = partner.delimiters
-    return EnvelopeParams(
-        sender_qualifier=company.edi.isa_qualifier, sender_id=company.edi.isa_id,
-        receiver_qualifier=partner.edi.isa_qualifier, receiver_id=partner.edi.isa_id,
-        sender_group_id=company.edi.group_id, receiver_group_id=partner.edi.group_id,
-        version=partner.x12_version, usage=partner.usage,
-        delimiters=Delimiters(d.element, d.component, d.repetition, d.segment), charset=Charset(partner.charset),
-    )
 
 
 def unwrap(payload: Any, kind: DocumentKind) -> dict[str, Any]:
@@ -93,7 +82,7 @@ def render(kind_name: str, input_path: str, partner_id: str, control_number: int
     document, warnings = normalize(kind, raw, ctx, observed_at=now)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    result = render_interchange([document], envelope_for(partner, directory.company),
+    result = render_interchange([document], envelope_for(directory.company, partner),
                                 interchange_control_number=control_number, group_control_number=control_number,
                                 set_control_numbers=[control_number], date=now.date(), time=now.time())
     for adjustment in result.adjustments:

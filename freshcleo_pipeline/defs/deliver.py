@@ -12,13 +12,7 @@ from freshcleo_pipeline.defs.common import (
 )
 from freshcleo_pipeline.defs.edi import edi_interchanges
 from freshcleo_pipeline.defs.partitions import daily_partitions
-from freshcleo_pipeline.defs.resources import (
-    CleoResource,
-    FreshBooksResource,
-    LedgerResource,
-    PartnerDirectoryResource,
-    sync_context,
-)
+from freshcleo_pipeline.defs.resources import FreshBooksResource, LedgerResource, PipelineResource
 from freshcleo_pipeline.sync.deliver import deliver
 from freshcleo_pipeline.sync.reconcile import reconcile
 
@@ -35,18 +29,9 @@ from freshcleo_pipeline.sync.reconcile import reconcile
     description="Every valid interchange not yet confirmed in Cleo, uploaded into its partner's outbound "
     "folder under its deterministic name; the receipt is recorded per document.",
 )
-def cleo_deliveries(
-    context: dg.AssetExecutionContext,
-    ledger: LedgerResource,
-    freshbooks: FreshBooksResource,
-    cleo: CleoResource,
-    partners: PartnerDirectoryResource,
-) -> dg.MaterializeResult:
-    led = ledger.get_ledger()
-    try:
-        summary = deliver(sync_context(context, led, freshbooks, cleo, partners))
-    finally:
-        led.dispose()
+def cleo_deliveries(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    with pipeline.open(context) as ctx:
+        summary = deliver(ctx)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(summary.documents.values()),
         "files_delivered": sum(summary.files.values()),

@@ -7,13 +7,7 @@ from sqlalchemy import select
 from freshcleo_pipeline.defs.common import BACKFILL_POLICY, counter_metadata, preview_table, run_days
 from freshcleo_pipeline.defs.normalize import normalized_documents
 from freshcleo_pipeline.defs.partitions import daily_partitions
-from freshcleo_pipeline.defs.resources import (
-    CleoResource,
-    FreshBooksResource,
-    LedgerResource,
-    PartnerDirectoryResource,
-    sync_context,
-)
+from freshcleo_pipeline.defs.resources import LedgerResource, PartnerDirectoryResource, PipelineResource
 from freshcleo_pipeline.ledger.schema import interchanges
 from freshcleo_pipeline.sync.render import RenderSummary, plan, render_pending
 from freshcleo_pipeline.x12.validator import validate_interchange
@@ -29,21 +23,11 @@ from freshcleo_pipeline.x12.validator import validate_interchange
     description="Outbox decisions per partner policy (exactly once per document version) and the X12 "
     "interchanges rendered for them, control numbers allocated in the ledger, stored before any upload.",
 )
-def edi_interchanges(
-    context: dg.AssetExecutionContext,
-    ledger: LedgerResource,
-    freshbooks: FreshBooksResource,
-    cleo: CleoResource,
-    partners: PartnerDirectoryResource,
-) -> dg.MaterializeResult:
-    led = ledger.get_ledger()
+def edi_interchanges(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     summary = RenderSummary()
-    try:
-        ctx = sync_context(context, led, freshbooks, cleo, partners)
-        plan(ctx, run_days(context), freshbooks.account_id(led), summary)
+    with pipeline.open(context) as ctx:
+        plan(ctx, run_days(context), pipeline.account_id(ctx), summary)
         render_pending(ctx, summary)
-    finally:
-        led.dispose()
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(i["sets"] for i in summary.interchanges),
         "interchanges": len(summary.interchanges),

@@ -5,13 +5,7 @@ import dagster as dg
 
 from freshcleo_pipeline.defs.common import BACKFILL_POLICY, SYNC_RETRY, counter_metadata, run_days
 from freshcleo_pipeline.defs.partitions import daily_partitions
-from freshcleo_pipeline.defs.resources import (
-    CleoResource,
-    FreshBooksResource,
-    LedgerResource,
-    PartnerDirectoryResource,
-    sync_context,
-)
+from freshcleo_pipeline.defs.resources import PipelineResource
 from freshcleo_pipeline.sync.extract import extract
 
 
@@ -27,18 +21,9 @@ from freshcleo_pipeline.sync.extract import extract
     "as FreshBooks returned them: one ledger snapshot per document version. Reference data (clients, vendors, "
     "items) is refreshed alongside.",
 )
-def freshbooks_documents(
-    context: dg.AssetExecutionContext,
-    ledger: LedgerResource,
-    freshbooks: FreshBooksResource,
-    cleo: CleoResource,
-    partners: PartnerDirectoryResource,
-) -> dg.MaterializeResult:
-    led = ledger.get_ledger()
-    try:
-        summary = extract(sync_context(context, led, freshbooks, cleo, partners), run_days(context))
-    finally:
-        led.dispose()
+def freshbooks_documents(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    with pipeline.open(context) as ctx:
+        summary = extract(ctx, run_days(context))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(summary.fetched.values()),
         "new_versions": sum(summary.new_versions.values()),

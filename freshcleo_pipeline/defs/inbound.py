@@ -5,13 +5,7 @@ import dagster as dg
 from sqlalchemy import func, select
 
 from freshcleo_pipeline.defs.common import SYNC_RETRY, counter_metadata
-from freshcleo_pipeline.defs.resources import (
-    CleoResource,
-    FreshBooksResource,
-    LedgerResource,
-    PartnerDirectoryResource,
-    sync_context,
-)
+from freshcleo_pipeline.defs.resources import LedgerResource, PipelineResource
 from freshcleo_pipeline.ledger.schema import outbox
 from freshcleo_pipeline.sync.inbound import poll_inbound
 
@@ -26,18 +20,9 @@ from freshcleo_pipeline.sync.inbound import poll_inbound
     "acknowledgment state of each delivered document, then archived in Cleo. Deliveries past their partner's "
     "acknowledgment window become overdue.",
 )
-def cleo_inbound_files(
-    context: dg.AssetExecutionContext,
-    ledger: LedgerResource,
-    freshbooks: FreshBooksResource,
-    cleo: CleoResource,
-    partners: PartnerDirectoryResource,
-) -> dg.MaterializeResult:
-    led = ledger.get_ledger()
-    try:
-        summary = poll_inbound(sync_context(context, led, freshbooks, cleo, partners))
-    finally:
-        led.dispose()
+def cleo_inbound_files(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    with pipeline.open(context) as ctx:
+        summary = poll_inbound(ctx)
     if summary.errors:
         context.log.warning("inbound problems: %s", "; ".join(summary.errors[:10]))
     return dg.MaterializeResult(metadata={

@@ -11,13 +11,7 @@ from freshcleo_pipeline.defs.common import (
 )
 from freshcleo_pipeline.defs.extract import freshbooks_documents
 from freshcleo_pipeline.defs.partitions import daily_partitions
-from freshcleo_pipeline.defs.resources import (
-    CleoResource,
-    FreshBooksResource,
-    LedgerResource,
-    PartnerDirectoryResource,
-    sync_context,
-)
+from freshcleo_pipeline.defs.resources import PipelineResource
 from freshcleo_pipeline.sync.route import route
 
 
@@ -31,19 +25,9 @@ from freshcleo_pipeline.sync.route import route
     description="Each document version of the partition normalized (invoice, purchase order, remittance) and "
     "routed: routed, unrouted, draft, deleted, superseded or invalid — never dropped silently.",
 )
-def normalized_documents(
-    context: dg.AssetExecutionContext,
-    ledger: LedgerResource,
-    freshbooks: FreshBooksResource,
-    cleo: CleoResource,
-    partners: PartnerDirectoryResource,
-) -> dg.MaterializeResult:
-    led = ledger.get_ledger()
-    try:
-        ctx = sync_context(context, led, freshbooks, cleo, partners)
-        summary = route(ctx, run_days(context), freshbooks.account_id(led))
-    finally:
-        led.dispose()
+def normalized_documents(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    with pipeline.open(context) as ctx:
+        summary = route(ctx, run_days(context), pipeline.account_id(ctx))
     totals = {key: dg.MetadataValue.float(float(value)) for key, value in summary.totals.items()}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(summary.statuses.values()),

@@ -4,13 +4,7 @@
 import dagster as dg
 
 from freshcleo_pipeline.defs.common import preview_table
-from freshcleo_pipeline.defs.resources import (
-    CleoResource,
-    FreshBooksResource,
-    LedgerResource,
-    PartnerDirectoryResource,
-    sync_context,
-)
+from freshcleo_pipeline.defs.resources import PipelineResource
 from freshcleo_pipeline.sync.directory import align
 
 
@@ -21,18 +15,9 @@ from freshcleo_pipeline.sync.directory import align
     description="partners.yaml aligned both ways with FreshBooks clients/vendors (as last extracted) and with "
     "the Cleo folders the API user sees: what is unmatched on either side.",
 )
-def partner_directory(
-    context: dg.AssetExecutionContext,
-    ledger: LedgerResource,
-    freshbooks: FreshBooksResource,
-    cleo: CleoResource,
-    partners: PartnerDirectoryResource,
-) -> dg.MaterializeResult:
-    led = ledger.get_ledger()
-    try:
-        report = align(sync_context(context, led, freshbooks, cleo, partners), freshbooks.account_id(led))
-    finally:
-        led.dispose()
+def partner_directory(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    with pipeline.open(context) as ctx:
+        report = align(ctx, pipeline.account_id(ctx))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(report.partners),
         "partners": preview_table(report.partners),

@@ -10,7 +10,8 @@ published credentials in sandbox mode and refuse to run without them in live mod
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,23 +89,32 @@ class PartnerDirectoryResource(dg.ConfigurableResource):
         return load_partners(Path(self.path))
 
 
-def sync_context(
-    context: dg.AssetExecutionContext | dg.OpExecutionContext,
-    ledger: Ledger,
-    freshbooks: FreshBooksResource,
-    cleo: CleoResource,
-    partners: PartnerDirectoryResource,
-) -> SyncContext:
-    """The plain-Python context the ``sync`` stages take, for one run."""
-    return SyncContext(
-        settings=freshbooks.settings(),
-        ledger=ledger,
-        partners=partners.load(),
-        freshbooks=lambda: freshbooks.client(ledger),
-        cleo=cleo.client,
-        run_id=context.run.run_id,
-        log=context.log,
-    )
+class PipelineResource(dg.ConfigurableResource):
+    """The four handles every stage needs, opened together for one step: ``with pipeline.open(context) as ctx``."""
+
+    ledger: LedgerResource
+    freshbooks: FreshBooksResource
+    cleo: CleoResource
+    partners: PartnerDirectoryResource
+
+    @contextmanager
+    def open(self, context: dg.AssetExecutionContext) -> Iterator[SyncContext]:
+        ledger = self.ledger.get_ledger()
+        try:
+            yield SyncContext(
+                settings=self.freshbooks.settings(),
+                ledger=ledger,
+                partners=self.partners.load(),
+                freshbooks=lambda: self.freshbooks.client(ledger),
+                cleo=self.cleo.client,
+                run_id=context.run.run_id,
+                log=context.log,
+            )
+        finally:
+            ledger.dispose()
+
+    def account_id(self, ctx: SyncContext) -> str:
+        return self.freshbooks.account_id(ctx.ledger)
 
 
 def _secret(variable: str) -> Any:
@@ -123,7 +133,7 @@ def _value(settings: Settings, resolve: Callable[[], object]) -> str:
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     s = settings or get_settings()
-    return {
+    handles: dict[str, Any] = {
         "ledger": LedgerResource(url=s.resolved_ledger_url()),
         "freshbooks": FreshBooksResource(
             api_url=_value(s, s.resolved_freshbooks_api_url), auth_url=_value(s, s.resolved_freshbooks_auth_url),
@@ -134,6 +144,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
                              password=_secret("CLEO_PASSWORD")),
         "partners": PartnerDirectoryResource(path=_value(s, s.resolved_partners_file)),
     }
+    return {**handles, "pipeline": PipelineResource(**handles)}
 
 
 @dg.definitions
