@@ -1,6 +1,5 @@
 """Stage assets: Cleo deliveries (idempotent upload, receipt), with the audit reconciliation check."""
 
-
 import dagster as dg
 
 from freshcleo_pipeline.defs.common import (

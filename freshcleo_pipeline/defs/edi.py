@@ -1,6 +1,5 @@
 """Stage assets: X12 interchanges (one per partner and transaction set), with the blocking validity check."""
 
-
 import dagster as dg
 from sqlalchemy import select
 

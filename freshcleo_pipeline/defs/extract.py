@@ -1,6 +1,5 @@
 """Stage assets: FreshBooks extracts (raw document versions of the partition, stored in the ledger)."""
 
-
 import dagster as dg
 
 from freshcleo_pipeline.defs.common import BACKFILL_POLICY, SYNC_RETRY, counter_metadata, run_days

@@ -1,6 +1,5 @@
 """Inbound assets: files partners put in Cleo (997s, partner documents), and the acknowledgment check."""
 
-
 import dagster as dg
 from sqlalchemy import func, select
 

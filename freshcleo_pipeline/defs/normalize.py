@@ -1,6 +1,5 @@
 """Stage assets: normalized documents, routed to trading partners (or recorded with the reason they are not)."""
 
-
 import dagster as dg
 
 from freshcleo_pipeline.defs.common import (

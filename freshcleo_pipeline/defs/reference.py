@@ -1,6 +1,5 @@
 """Reference assets: the partner directory aligned with FreshBooks and Cleo."""
 
-
 import dagster as dg
 
 from freshcleo_pipeline.defs.common import preview_table

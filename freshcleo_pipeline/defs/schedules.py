@@ -7,7 +7,6 @@
 Run keys make each tick request its partition once.
 """
 
-
 import datetime as dt
 
 import dagster as dg
