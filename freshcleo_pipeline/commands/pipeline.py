@@ -80,7 +80,7 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def _run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, trigger: str) -> bool:
-    from freshcleo_pipeline.defs.runner import run_sync
+    from freshcleo_pipeline.defs.runner import check_results, run_sync
 
     instance = _instance()
     ok = True
@@ -89,7 +89,8 @@ def _run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, tr
         part = days[start:start + chunk]
         result = run_sync(settings, part[0], part[-1], instance, tags={"freshcleo/trigger": trigger})
         status = "ok" if result.success else "FAILED"
-        click.echo(f"sync {part[0]}..{part[-1]}: run {result.run_id} {status}")
+        checks = ", ".join(f"{name} {'passed' if passed else 'FAILED'}" for name, passed in check_results(result))
+        click.echo(f"sync {part[0]}..{part[-1]}: run {result.run_id} {status}; {checks}")
         ok = ok and result.success
     return ok
 
@@ -101,7 +102,7 @@ def demo(days: int) -> None:
     settings = get_settings()
     if not settings.is_sandbox:
         raise ConfigError("FRESHCLEO_MODE", settings.mode.value, "sandbox for the demo (it starts the emulators)")
-    from freshcleo_pipeline.defs.runner import run_job
+    from freshcleo_pipeline.defs.runner import check_results, run_job
 
     running, settings = _start_sandbox(settings)
     ledger = open_ledger(settings.resolved_ledger_url())
@@ -114,7 +115,8 @@ def demo(days: int) -> None:
         sync_ok = _run_range(settings, first, today, 31, "demo")
         running.cleo.deliver_due_acks()
         inbound = run_job(settings, "inbound_job", _instance(), tags={"freshcleo/trigger": "demo"})
-        click.echo(f"inbound poll: run {inbound.run_id} {'ok' if inbound.success else 'FAILED'}")
+        checks = ", ".join(f"{name} {'passed' if passed else 'FAILED'}" for name, passed in check_results(inbound))
+        click.echo(f"inbound poll: run {inbound.run_id} {'ok' if inbound.success else 'FAILED'}; {checks}")
         _print_summary(ledger, _days(first, today))
         click.echo("\nOpen the Dagster UI on the same instance and sandbox with: make ui")
         if not (sync_ok and inbound.success):

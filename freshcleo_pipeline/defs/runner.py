@@ -24,15 +24,28 @@ def _definitions(settings: Settings) -> dg.Definitions:
                           jobs=[jobs.sync_job, jobs.inbound_job, jobs.partner_directory_job])
 
 
+def _quiet(log_level: str) -> dict[str, Any]:
+    """Console logging of the in-process run (the instance keeps every event whatever this says)."""
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
 def run_sync(settings: Settings, first: dt.date, last: dt.date, instance: dg.DagsterInstance,
-             tags: dict[str, str] | None = None) -> Any:
+             tags: dict[str, str] | None = None, log_level: str = "WARNING") -> Any:
     """One run of ``sync_job`` over the partition range [first, last]."""
     job = _definitions(settings).resolve_job_def("sync_job")
     range_tags = {"dagster/asset_partition_range_start": first.isoformat(),
                   "dagster/asset_partition_range_end": last.isoformat(), **(tags or {})}
-    return job.execute_in_process(instance=instance, tags=range_tags, raise_on_error=False)
+    return job.execute_in_process(instance=instance, tags=range_tags, raise_on_error=False,
+                                  run_config=_quiet(log_level))
 
 
-def run_job(settings: Settings, name: str, instance: dg.DagsterInstance, tags: dict[str, str] | None = None) -> Any:
+def run_job(settings: Settings, name: str, instance: dg.DagsterInstance, tags: dict[str, str] | None = None,
+            log_level: str = "WARNING") -> Any:
     job = _definitions(settings).resolve_job_def(name)
-    return job.execute_in_process(instance=instance, tags=tags or {}, raise_on_error=False)
+    return job.execute_in_process(instance=instance, tags=tags or {}, raise_on_error=False,
+                                  run_config=_quiet(log_level))
+
+
+def check_results(result: Any) -> list[tuple[str, bool]]:
+    """(check name, passed) of every asset check a run evaluated."""
+    return [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()]
