@@ -211,6 +211,12 @@ def test_delivery_waits_for_the_configured_delay(freshbooks_emulator_factory: Ca
     receiver.wait_for(seen + 1)
     assert time.monotonic() - started >= 0.75
     assert dict(urllib.parse.parse_qsl(receiver.received[seen][0].decode()))["name"] == "client.update"
-    deliveries = requests.get(f"{emulator.url}/_sandbox/freshbooks/webhooks", timeout=10).json()["deliveries"]
+    # The emulator records the answer's status once the receiver's response is back, just after it arrives.
+    deadline = time.monotonic() + 5
+    while True:
+        deliveries = requests.get(f"{emulator.url}/_sandbox/freshbooks/webhooks", timeout=10).json()["deliveries"]
+        if deliveries[-1]["status"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert deliveries[-1]["status"] == 200
     assert all("verifier" not in d for d in deliveries)
