@@ -11,7 +11,6 @@ from typing import Any
 
 from freshcleo_pipeline.documents import DocumentKind
 from freshcleo_pipeline.errors import FreshcleoError
-from freshcleo_pipeline.freshbooks.normalize import NormalizeContext, partner_keys
 from freshcleo_pipeline.ledger import snapshots
 from freshcleo_pipeline.sync.context import SyncContext
 
@@ -30,18 +29,15 @@ def align(ctx: SyncContext, account_id: str) -> DirectoryReport:
     with ctx.ledger.begin() as conn:
         clients = snapshots.latest_payloads(conn, "client", account_id)
         vendors = snapshots.latest_payloads(conn, "bill_vendor", account_id)
-    norm = NormalizeContext.build(account_id, ctx.company_party(), clients=clients, vendors=vendors)
     claimed: dict[str, set[str]] = {p.id: set() for p in ctx.partners.partners}
-    sides = (("invoice", clients, report.unclaimed_clients), ("bill", vendors, report.unclaimed_vendors))
+    sides = ((DocumentKind.INVOICE, clients, report.unclaimed_clients),
+             (DocumentKind.BILL, vendors, report.unclaimed_vendors))
     for kind, records, unclaimed in sides:
         for raw in records:
             if int(raw.get("vis_state") or 0) == 1:
                 continue
-            probe = ({"customerid": raw.get("id"), "organization": raw.get("organization")} if kind == "invoice"
-                     else {"vendorid": raw.get("vendorid"), "vendor": raw})
-            source_id, organization, email = partner_keys(kind, probe, norm)
-            partner = ctx.partners.route(DocumentKind(kind), source_id=source_id, organization=organization,
-                                         email=email)
+            source_id, organization, email = _keys(kind, raw)
+            partner = ctx.partners.route(kind, source_id=source_id, organization=organization, email=email)
             label = f"{source_id} {organization or email}".strip()
             if partner is None:
                 unclaimed.append(label)
@@ -69,3 +65,11 @@ def align(ctx: SyncContext, account_id: str) -> DirectoryReport:
     report.unused_cleo_folders = sorted(folders - used)
     return report
 
+
+
+def _keys(kind: DocumentKind, raw: dict[str, Any]) -> tuple[str, str, str]:
+    """What routing matches on for a client (customers) or a bill vendor (suppliers)."""
+    if kind is DocumentKind.INVOICE:
+        return str(raw.get("id") or raw.get("userid") or ""), raw.get("organization") or "", raw.get("email") or ""
+    return (str(raw.get("vendorid") or raw.get("id") or ""), raw.get("vendor_name") or "",
+            raw.get("primary_contact_email") or "")
