@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -38,16 +37,22 @@ from freshcleo_pipeline.sync.trace import trace as trace_document
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _instance() -> Any:
-    import dagster as dg
+def runner() -> Any:
+    """The Dagster runner, imported on first use so commands that need no Dagster start fast."""
+    from freshcleo_pipeline.defs import runner as module
 
-    if not os.environ.get("DAGSTER_HOME"):
-        home = Path(".dagster_home").resolve()
-        home.mkdir(exist_ok=True)
-        if not (home / "dagster.yaml").exists() and Path("dagster.yaml").exists():
-            shutil.copy("dagster.yaml", home / "dagster.yaml")
-        os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    return module
+
+
+def _describe(result: Any) -> str:
+    checks = ", ".join(f"{name} {'passed' if passed else 'FAILED'}" for name, passed in runner().check_results(result))
+    return f"run {result.run_id} {'ok' if result.success else 'FAILED'}" + (f"; {checks}" if checks else "")
+
+
+def _run_inbound(settings: Settings, trigger: str) -> Any:
+    result = runner().run_job(settings, "inbound_job", runner().local_instance(), tags={"freshcleo/trigger": trigger})
+    click.echo(f"inbound poll: {_describe(result)}")
+    return result
 
 
 def _start_sandbox(settings: Settings) -> tuple[Sandbox, Settings]:
@@ -80,17 +85,13 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def _run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, trigger: str) -> bool:
-    from freshcleo_pipeline.defs.runner import check_results, run_sync
-
-    instance = _instance()
+    instance = runner().local_instance()
     ok = True
     days = _days(first, last)
     for start in range(0, len(days), chunk):
         part = days[start:start + chunk]
-        result = run_sync(settings, part[0], part[-1], instance, tags={"freshcleo/trigger": trigger})
-        status = "ok" if result.success else "FAILED"
-        checks = ", ".join(f"{name} {'passed' if passed else 'FAILED'}" for name, passed in check_results(result))
-        click.echo(f"sync {part[0]}..{part[-1]}: run {result.run_id} {status}; {checks}")
+        result = runner().run_sync(settings, part[0], part[-1], instance, tags={"freshcleo/trigger": trigger})
+        click.echo(f"sync {part[0]}..{part[-1]}: {_describe(result)}")
         ok = ok and result.success
     return ok
 
@@ -102,8 +103,6 @@ def demo(days: int) -> None:
     settings = get_settings()
     if not settings.is_sandbox:
         raise ConfigError("FRESHCLEO_MODE", settings.mode.value, "sandbox for the demo (it starts the emulators)")
-    from freshcleo_pipeline.defs.runner import check_results, run_job
-
     running, settings = _start_sandbox(settings)
     ledger = open_ledger(settings.resolved_ledger_url())
     try:
@@ -114,9 +113,7 @@ def demo(days: int) -> None:
         first = today - dt.timedelta(days=days - 1)
         sync_ok = _run_range(settings, first, today, 31, "demo")
         running.cleo.deliver_due_acks()
-        inbound = run_job(settings, "inbound_job", _instance(), tags={"freshcleo/trigger": "demo"})
-        checks = ", ".join(f"{name} {'passed' if passed else 'FAILED'}" for name, passed in check_results(inbound))
-        click.echo(f"inbound poll: run {inbound.run_id} {'ok' if inbound.success else 'FAILED'}; {checks}")
+        inbound = _run_inbound(settings, "demo")
         _print_summary(ledger, _days(first, today))
         click.echo("\nOpen the Dagster UI on the same instance and sandbox with: make ui")
         if not (sync_ok and inbound.success):
@@ -175,11 +172,7 @@ def sync(day: dt.datetime | None) -> None:
 @click.command("inbound")
 def inbound_command() -> None:
     """Pull 997s and partner files from Cleo now (what the inbound schedule does)."""
-    from freshcleo_pipeline.defs.runner import run_job
-
-    result = run_job(get_settings(), "inbound_job", _instance(), tags={"freshcleo/trigger": "cli"})
-    click.echo(f"inbound: run {result.run_id} {'ok' if result.success else 'FAILED'}")
-    if not result.success:
+    if not _run_inbound(get_settings(), "cli").success:
         sys.exit(1)
 
 
@@ -226,7 +219,7 @@ def ui() -> None:
         finally:
             ledger.dispose()
         click.echo(f"sandbox: FreshBooks {running.freshbooks.url}, Cleo {running.cleo.url}")
-    _instance()
+    runner().local_instance()
     workspace = Path("workspace.yaml")
     command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", "3000"]
     if workspace.exists():

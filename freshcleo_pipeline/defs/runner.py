@@ -5,6 +5,9 @@ materializations, checks and logs.
 """
 
 import datetime as dt
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,6 +20,17 @@ ASSETS = [extract.freshbooks_documents, normalize.normalized_documents, edi.edi_
           deliver.cleo_deliveries, inbound.cleo_inbound_files, reference.partner_directory]
 CHECKS = [edi.edi_interchanges_are_valid, deliver.deliveries_reconcile_with_freshbooks,
           inbound.acknowledgments_on_time]
+
+
+def local_instance() -> dg.DagsterInstance:
+    """This machine's instance: ``$DAGSTER_HOME``, or ``./.dagster_home`` with the repository's dagster.yaml."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = Path(".dagster_home").resolve()
+        home.mkdir(exist_ok=True)
+        if not (home / "dagster.yaml").exists() and Path("dagster.yaml").exists():
+            shutil.copy("dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
 
 
 def _definitions(settings: Settings) -> dg.Definitions:
