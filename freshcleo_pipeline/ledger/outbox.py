@@ -102,6 +102,28 @@ def last_sent(conn: Connection, partner_id: str, transaction_set: str, kind: str
     return _item(row) if row else None
 
 
+DocKey = tuple[str, str, str, str]  # partner, transaction set, kind, FreshBooks id
+
+
+def last_sent_versions(conn: Connection, account_id: str, keys: Iterable[DocKey]) -> dict[DocKey, str]:
+    """For each (partner, transaction set, kind, document), the version last sent or on its way, if any."""
+    wanted = set(keys)
+    ids = sorted({k[3] for k in wanted})
+    out: dict[DocKey, str] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(outbox.c.partner_id, outbox.c.transaction_set, outbox.c.kind, outbox.c.source_id,
+                   outbox.c.version)
+            .where(outbox.c.account_id == account_id, outbox.c.source_id.in_(ids[start:start + 500]),
+                   outbox.c.state.in_(("pending", "rendered", "delivered")))
+            .order_by(outbox.c.id))
+        for partner_id, transaction_set, kind, source_id, version in rows:
+            key = (partner_id, transaction_set, kind, source_id)
+            if key in wanted:
+                out[key] = version
+    return out
+
+
 def create_interchange(
     conn: Connection,
     *,

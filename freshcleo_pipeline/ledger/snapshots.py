@@ -152,3 +152,52 @@ def latest_payloads(conn: Connection, kind: str, account_id: str,
     sub = newest.group_by(t.c.source_id).subquery()
     rows = conn.execute(select(t.c.payload).join(sub, sub.c.id == t.c.id)).scalars()
     return [loads(r) for r in rows]
+
+
+def latest_ids_in_partitions(conn: Connection, kind: str, account_id: str, days: Sequence[dt.date]) -> list[int]:
+    """Ids of the newest version (in these partitions) of each document, without loading payloads."""
+    t = source_snapshots
+    query = (select(func.max(t.c.id))
+             .where(t.c.kind == kind, t.c.account_id == account_id, t.c.partition_date.in_(list(days)))
+             .group_by(t.c.source_id))
+    return sorted(int(i) for i in conn.execute(query).scalars())
+
+
+def load_snapshots(conn: Connection, ids: Sequence[int]) -> list[Snapshot]:
+    rows = conn.execute(select(source_snapshots).where(source_snapshots.c.id.in_(list(ids)))
+                        .order_by(source_snapshots.c.id)).mappings()
+    return [_snapshot(r) for r in rows]
+
+
+def decisions_for_snapshots(conn: Connection, snapshot_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """snapshot id → (document id, status) for snapshots already normalized."""
+    out: dict[int, tuple[int, str]] = {}
+    ids = list(snapshot_ids)
+    for start in range(0, len(ids), 500):
+        query = select(documents.c.snapshot_id, documents.c.id, documents.c.status).where(
+            documents.c.snapshot_id.in_(ids[start:start + 500]))
+        out.update({sid: (did, status) for sid, did, status in conn.execute(query)})
+    return out
+
+
+def redecide_document(conn: Connection, document_id: int, row: dict[str, Any], run_id: str | None) -> None:
+    """Replace the routing decision of a document version that was unrouted or invalid (partners.yaml or the
+    normalization changed since); every other decision is final because something may have been sent."""
+    values = {k: row[k] for k in ("reference", "status", "reason", "partner_id", "transaction_set", "currency",
+                                  "total")}
+    values["body"] = dumps(row["body"]) if row.get("body") is not None else None
+    values["warnings"] = dumps(row.get("warnings") or [])
+    conn.execute(documents.update().where(documents.c.id == document_id,
+                                          documents.c.status.in_(("unrouted", "invalid")))
+                 .values(**values, run_id=run_id))
+
+
+def status_counts(conn: Connection, document_ids: Sequence[int]) -> list[tuple[str, str, str | None]]:
+    """(kind, status, partner) of already decided documents, for summaries."""
+    out: list[tuple[str, str, str | None]] = []
+    ids = list(document_ids)
+    for start in range(0, len(ids), 500):
+        query = select(documents.c.kind, documents.c.status, documents.c.partner_id).where(
+            documents.c.id.in_(ids[start:start + 500]))
+        out.extend((k, s, p) for k, s, p in conn.execute(query))
+    return out

@@ -71,48 +71,56 @@ def envelope_for(company: Company, partner: TradingPartner) -> EnvelopeParams:
 
 def plan(ctx: SyncContext, days: list[dt.date], account_id: str, summary: RenderSummary) -> None:
     """Enqueue outbox rows for routed and deleted documents of these partitions (idempotent)."""
+    d = documents.c
     with ctx.ledger.begin() as conn:
-        rows = conn.execute(select(documents).where(
-            documents.c.partition_date.in_(days), documents.c.account_id == account_id,
-            documents.c.status.in_(ROUTABLE)).order_by(documents.c.id)).mappings().all()
-        keys = {r["id"]: outbox.idempotency_key(r["partner_id"], r["transaction_set"], r["kind"], account_id,
-                                                r["source_id"], r["version"]) for r in rows}
+        rows = conn.execute(select(d.id, d.kind, d.source_id, d.version, d.partition_date, d.reference, d.total,
+                                   d.status, d.partner_id, d.transaction_set)
+                            .where(d.partition_date.in_(days), d.account_id == account_id, d.status.in_(ROUTABLE))
+                            .order_by(d.id)).all()
+        keys = {r.id: outbox.idempotency_key(r.partner_id, r.transaction_set, r.kind, account_id, r.source_id,
+                                             r.version) for r in rows}
         existing = outbox.existing_keys(conn, keys.values())
-        for row in rows:
-            key = keys[row["id"]]
-            if key in existing:
-                continue
-            partner = ctx.partners.get(row["partner_id"])
-            previous = outbox.last_sent(conn, partner.id, row["transaction_set"], row["kind"], account_id,
-                                        row["source_id"])
-            purpose, state, reason = _decide(row["status"], previous, partner.on_change)
-            item = {"idempotency_key": key, "partner_id": partner.id, "transaction_set": row["transaction_set"],
-                    "kind": row["kind"], "account_id": account_id, "source_id": row["source_id"],
-                    "version": row["version"], "document_id": row["id"], "partition_date": row["partition_date"],
-                    "purpose": purpose.value, "reference": row["reference"], "total": row["total"],
-                    "state": state, "last_error": reason or None}
-            outbox.enqueue(conn, [item])
+        fresh = [r for r in rows if keys[r.id] not in existing]
+        sent = outbox.last_sent_versions(conn, account_id,
+                                         [(r.partner_id, r.transaction_set, r.kind, r.source_id) for r in fresh])
+        items: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for row in fresh:
+            partner = ctx.partners.get(row.partner_id)
+            doc_key = (row.partner_id, row.transaction_set, row.kind, row.source_id)
+            purpose, state, reason = _decide(row.status, sent.get(doc_key), partner.on_change)
+            if state == "pending":
+                sent[doc_key] = row.version  # a later version in this batch is a change of this one
+            items.append({"idempotency_key": keys[row.id], "partner_id": partner.id,
+                          "transaction_set": row.transaction_set, "kind": row.kind, "account_id": account_id,
+                          "source_id": row.source_id, "version": row.version, "document_id": row.id,
+                          "partition_date": row.partition_date, "purpose": purpose.value,
+                          "reference": row.reference, "total": row.total, "state": state,
+                          "last_error": reason or None})
             if state == "ignored":
                 summary.ignored[partner.id] += 1
             else:
                 summary.enqueued[(partner.id, purpose.value)] += 1
-            audit.record(conn, kind=row["kind"], account_id=account_id, source_id=row["source_id"],
-                         event="queued" if state == "pending" else "not_sent", partner_id=partner.id,
-                         detail={"version": row["version"], "purpose": purpose.value, "reason": reason,
-                                 "idempotency_key": key}, run_id=ctx.run_id)
+            events.append({"kind": row.kind, "account_id": account_id, "source_id": row.source_id,
+                           "event": "queued" if state == "pending" else "not_sent", "partner_id": partner.id,
+                           "detail": {"version": row.version, "purpose": purpose.value, "reason": reason,
+                                      "idempotency_key": keys[row.id]}, "run_id": ctx.run_id})
+        for start in range(0, len(items), 500):
+            outbox.enqueue(conn, items[start:start + 500])
+        audit.record_many(conn, events)
 
 
-def _decide(status: str, previous: OutboxItem | None, policy: ChangePolicy) -> tuple[Purpose, str, str]:
+def _decide(status: str, previous_version: str | None, policy: ChangePolicy) -> tuple[Purpose, str, str]:
     if status == "deleted":
-        if previous is None:
+        if previous_version is None:
             return Purpose.CANCEL, "ignored", "deleted in FreshBooks before anything was sent"
         if policy is ChangePolicy.CANCEL:
             return Purpose.CANCEL, "pending", ""
         return Purpose.CANCEL, "ignored", f"deleted in FreshBooks; partner policy is {policy.value!r}"
-    if previous is None:
+    if previous_version is None:
         return Purpose.ORIGINAL, "pending", ""
     if policy is ChangePolicy.IGNORE:
-        return Purpose.REPLACE, "ignored", f"changed after version {previous.version} was sent; policy 'ignore'"
+        return Purpose.REPLACE, "ignored", f"changed after version {previous_version} was sent; policy 'ignore'"
     return Purpose.REPLACE, "pending", ""
 
 
@@ -128,22 +136,9 @@ def render_pending(ctx: SyncContext, summary: RenderSummary) -> None:
             _render_group(ctx, partner, transaction_set, items[start:start + MAX_SETS], summary)
 
 
-def _load_documents(ctx: SyncContext, items: list[OutboxItem]) -> dict[int, BusinessDocument]:
-    with ctx.ledger.begin() as conn:
-        bodies = dict(conn.execute(select(documents.c.id, documents.c.body).where(
-            documents.c.id.in_([i.document_id for i in items]))).all())
-    out: dict[int, BusinessDocument] = {}
-    for item in items:
-        document = _DOCUMENT.validate_python(loads(bodies[item.document_id]))
-        out[item.id] = document.model_copy(update={"purpose": Purpose(item.purpose)})
-    return out
-
-
-def _render_group(ctx: SyncContext, partner: TradingPartner, transaction_set: str, items: list[OutboxItem],
-                  summary: RenderSummary) -> None:
-    company = ctx.partners.company
-    envelope = envelope_for(company, partner)
-    docs = _load_documents(ctx, items)
+def _mappable(ctx: SyncContext, partner: TradingPartner, envelope: EnvelopeParams, items: list[OutboxItem],
+              docs: dict[int, BusinessDocument], summary: RenderSummary) -> list[OutboxItem]:
+    """The rows whose documents can be expressed in X12; the others are failed with the reason."""
     good: list[OutboxItem] = []
     for item in items:
         try:
@@ -157,8 +152,38 @@ def _render_group(ctx: SyncContext, partner: TradingPartner, transaction_set: st
                              detail={"version": item.version, "error": str(exc)}, run_id=ctx.run_id)
             continue
         good.append(item)
-    if not good:
-        return
+    return good
+
+
+def _load_documents(ctx: SyncContext, items: list[OutboxItem]) -> dict[int, BusinessDocument]:
+    with ctx.ledger.begin() as conn:
+        bodies = dict(conn.execute(select(documents.c.id, documents.c.body).where(
+            documents.c.id.in_([i.document_id for i in items]))).all())
+    out: dict[int, BusinessDocument] = {}
+    for item in items:
+        document = _DOCUMENT.validate_python(loads(bodies[item.document_id]))
+        out[item.id] = document.model_copy(update={"purpose": Purpose(item.purpose)})
+    return out
+
+
+def _render_group(ctx: SyncContext, partner: TradingPartner, transaction_set: str, items: list[OutboxItem],
+                  summary: RenderSummary) -> None:
+    envelope = envelope_for(ctx.partners.company, partner)
+    docs = _load_documents(ctx, items)
+    try:
+        _write_interchange(ctx, partner, transaction_set, envelope, items, docs, summary)
+    except X12MappingError:
+        # Some document cannot be expressed in X12 (the transaction rolled back, no number was used): fail
+        # those rows with the reason and send the rest.
+        good = _mappable(ctx, partner, envelope, items, docs, summary)
+        if good:
+            _write_interchange(ctx, partner, transaction_set, envelope, good, docs, summary)
+
+
+def _write_interchange(ctx: SyncContext, partner: TradingPartner, transaction_set: str, envelope: EnvelopeParams,
+                       good: list[OutboxItem], docs: dict[int, BusinessDocument], summary: RenderSummary) -> None:
+    """Allocate the control numbers, render, validate and store one interchange, in one transaction."""
+    company = ctx.partners.company
     now = ctx.now()
     functional_id = FUNCTIONAL_ID[transaction_set]
     sender = f"{company.edi.isa_qualifier}:{company.edi.isa_id.strip()}"

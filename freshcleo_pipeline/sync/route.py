@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from freshcleo_pipeline.documents import TRANSACTION_SET, DocumentKind, Invoice, PurchaseOrder, Remittance
+from freshcleo_pipeline.documents import (
+    TRANSACTION_SET,
+    DocumentKind,
+    Invoice,
+    Party,
+    PurchaseOrder,
+    Remittance,
+)
 from freshcleo_pipeline.errors import DataError
 from freshcleo_pipeline.freshbooks.normalize import NormalizeContext, document_state, normalize, partner_keys
 from freshcleo_pipeline.ledger import audit, snapshots
@@ -23,6 +30,9 @@ from freshcleo_pipeline.ledger.snapshots import Snapshot
 from freshcleo_pipeline.sync.context import SyncContext
 
 ROUTABLE = ("routed", "deleted")
+#: Decisions taken again on every run: nothing was sent for them, and a fix may change them.
+REDECIDED = ("unrouted", "invalid")
+CHUNK = 500
 
 
 @dataclass
@@ -54,34 +64,56 @@ def _chunked_payloads(conn: Any, kind: str, account_id: str, ids: Sequence[str])
 
 
 def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummary:
+    """Decide every newest document version of the partitions not decided yet (unrouted and invalid ones are
+    decided again, so a partner added to partners.yaml picks up its documents on the next run or backfill)."""
     summary = RouteSummary()
     company = ctx.company_party()
     with ctx.ledger.begin() as conn:
-        latest = {kind: snapshots.latest_in_partitions(conn, kind.value, account_id, days) for kind in DocumentKind}
-        invoice_ids = sorted({str(s.payload.get("invoiceid")) for s in latest[DocumentKind.PAYMENT]})
-        bill_ids = sorted({str(s.payload.get("billid")) for s in latest[DocumentKind.BILL_PAYMENT]})
-        norm = NormalizeContext.build(
-            account_id, company,
-            clients=snapshots.latest_payloads(conn, "client", account_id),
-            vendors=snapshots.latest_payloads(conn, "bill_vendor", account_id),
-            items=snapshots.latest_payloads(conn, "item", account_id),
-            invoices=_chunked_payloads(conn, "invoice", account_id, invoice_ids),
-            bills=_chunked_payloads(conn, "bill", account_id, bill_ids),
-        )
-        newest = {kind: snapshots.newest_partition(conn, kind.value, account_id,
-                                                   [s.source_id for s in latest[kind]]) for kind in DocumentKind}
+        reference = {
+            "clients": snapshots.latest_payloads(conn, "client", account_id),
+            "vendors": snapshots.latest_payloads(conn, "bill_vendor", account_id),
+            "items": snapshots.latest_payloads(conn, "item", account_id),
+        }
     for kind in DocumentKind:
-        rows = [_decide(ctx, kind, snap, norm, newest[kind].get(snap.source_id), summary)
-                for snap in latest[kind]]
         with ctx.ledger.begin() as conn:
-            snapshots.save_documents(conn, rows, ctx.run_id)
-            audit.record_many(conn, [{
-                "kind": kind.value, "account_id": account_id, "source_id": r["source_id"],
-                "event": "normalized" if r["status"] in ROUTABLE else r["status"],
-                "partner_id": r["partner_id"],
-                "detail": {"version": r["version"], "status": r["status"], "reason": r["reason"],
-                           "warnings": r["warnings"]}, "run_id": ctx.run_id} for r in rows])
+            ids = snapshots.latest_ids_in_partitions(conn, kind.value, account_id, days)
+            decided = snapshots.decisions_for_snapshots(conn, ids)
+            final = {sid: did for sid, (did, status) in decided.items() if status not in REDECIDED}
+            for k, status, partner in snapshots.status_counts(conn, list(final.values())):
+                summary.statuses[(k, status)] += 1
+                if partner:
+                    summary.per_partner[(partner, k)] += 1
+        todo = [i for i in ids if i not in final]
+        for start in range(0, len(todo), CHUNK):
+            _route_chunk(ctx, kind, account_id, company, reference, todo[start:start + CHUNK], decided, summary)
     return summary
+
+
+def _route_chunk(ctx: SyncContext, kind: DocumentKind, account_id: str, company: Party,
+                 reference: dict[str, list[dict[str, Any]]], ids: list[int],
+                 decided: dict[int, tuple[int, str]], summary: RouteSummary) -> None:
+    with ctx.ledger.begin() as conn:
+        chunk = snapshots.load_snapshots(conn, ids)
+        invoice_ids = sorted({str(s.payload.get("invoiceid")) for s in chunk if kind is DocumentKind.PAYMENT})
+        bill_ids = sorted({str(s.payload.get("billid")) for s in chunk if kind is DocumentKind.BILL_PAYMENT})
+        norm = NormalizeContext.build(
+            account_id, company, clients=reference["clients"], vendors=reference["vendors"],
+            items=reference["items"], invoices=_chunked_payloads(conn, "invoice", account_id, invoice_ids),
+            bills=_chunked_payloads(conn, "bill", account_id, bill_ids))
+        newest = snapshots.newest_partition(conn, kind.value, account_id, [s.source_id for s in chunk])
+    rows = [_decide(ctx, kind, snap, norm, newest.get(snap.source_id), summary) for snap in chunk]
+    with ctx.ledger.begin() as conn:
+        snapshots.save_documents(conn, [r for r in rows if r["snapshot_id"] not in decided], ctx.run_id)
+        for row in rows:
+            if row["snapshot_id"] in decided and row["status"] != decided[row["snapshot_id"]][1]:
+                snapshots.redecide_document(conn, decided[row["snapshot_id"]][0], row, ctx.run_id)
+        audit.record_many(conn, [{
+            "kind": kind.value, "account_id": account_id, "source_id": r["source_id"],
+            "event": "normalized" if r["status"] in ROUTABLE else r["status"],
+            "partner_id": r["partner_id"],
+            "detail": {"version": r["version"], "status": r["status"], "reason": r["reason"],
+                       "warnings": r["warnings"]}, "run_id": ctx.run_id}
+            for r in rows if r["snapshot_id"] not in decided or r["status"] != decided[r["snapshot_id"]][1]])
 
 
 def _decide(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: NormalizeContext,
