@@ -35,14 +35,18 @@ def invoice(lines: int) -> Invoice:
         lines=items, tax_total=Decimal("3.00") * lines, total=Decimal("40.50") * lines)
 
 
-def rate(fn: Callable[[], object], seconds: float = 1.0) -> float:
-    """Calls per second over at least ``seconds``."""
+def rate(fn: Callable[[], object], seconds: float = 1.0, windows: int = 5) -> float:
+    """Calls per second: the best of ``windows`` runs sharing ``seconds``, so that a burst of load from
+    elsewhere on a shared machine shows as a slow window rather than a slow result."""
     fn()
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        fn()
-        count += 1
-    return count / elapsed
+    best = 0.0
+    for _ in range(windows):
+        count, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds / windows:
+            fn()
+            count += 1
+        best = max(best, count / elapsed)
+    return best
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from freshcleo_pipeline.x12.hygiene import (
     clean_text,
 )
 from freshcleo_pipeline.x12.segments import Delimiters
-from freshcleo_pipeline.x12.specs import ElementSpec, element_spec
+from freshcleo_pipeline.x12.specs import ElementSpec, elements_for
 
 
 class MappingContext:
@@ -35,9 +35,10 @@ class MappingContext:
         self.delimiters = delimiters.as_tuple()
         self.allowed = allowed_characters(charset, version, self.delimiters)
         self.adjustments: list[Adjustment] = []
+        self._specs = elements_for(version)
 
     def spec(self, ref: str) -> ElementSpec:
-        return element_spec(self.version, ref)
+        return self._specs[ref]
 
     def fail(self, field: str, value: object, expected: str) -> X12MappingError:
         return X12MappingError(self.document, field, value, expected)
@@ -48,28 +49,30 @@ class MappingContext:
 
     def text(self, value: str, ref: str, field: str) -> str:
         """Free text: cleaned and shortened; ``""`` when nothing representable (or too little) remains."""
-        spec = self.spec(ref)
+        spec = self._specs[ref]
         result, reasons = clean_text(value, max_length=spec.max, allowed=self.allowed,
                                      delimiters=self.delimiters, uppercase=self.uppercase)
         if result and len(result) < spec.min:
             result, reasons = "", (*reasons, Reason.OMITTED)
-        self.record(ref, field, value, result, reasons)
+        if reasons:
+            self.adjustments.append(Adjustment(ref, field, value, result, reasons))
         return result
 
     def ident(self, value: str, ref: str, field: str) -> str:
         """An identifier: fits whole or raises X12MappingError naming field, value and expectation."""
-        spec = self.spec(ref)
+        spec = self._specs[ref]
         try:
             result, reasons = clean_identifier(value, min_length=spec.min, max_length=spec.max,
                                                allowed=self.allowed, uppercase=self.uppercase)
         except ValueError as exc:
             raise self.fail(field, value, f"{ref} ({spec.name}): {exc}") from None
-        self.record(ref, field, value, result, reasons)
+        if reasons:
+            self.adjustments.append(Adjustment(ref, field, value, result, reasons))
         return result
 
     def code(self, value: str, ref: str, field: str, *, default: str = "") -> str:
         """A code taken from document data (unit, state, country): kept if valid, else default or omitted."""
-        spec = self.spec(ref)
+        spec = self._specs[ref]
         candidate = value.strip().upper()
         valid = (spec.min <= len(candidate) <= spec.max and candidate.isascii() and candidate.isalnum()
                  and (spec.codes is None or candidate in spec.codes))
@@ -83,18 +86,18 @@ class MappingContext:
 
     def r(self, value: Decimal, ref: str, field: str) -> str:
         """R (explicit decimal); too many digits for the element is an error, never a rounding."""
-        text = fmt.format_r(value)
-        return self._numeric(text, value, ref, field)
+        return self._numeric(fmt.format_r(value), value, ref, field)
 
     def n(self, value: Decimal | int, ref: str, field: str) -> str:
         """N0/Nn (implied decimal), rounded half-up to the element's places (cents for N2; reference §3)."""
-        spec = self.spec(ref)
+        spec = self._specs[ref]
         text = fmt.format_n(value, spec.implied_places)
         return self._numeric(text, value, ref, field)
 
     def _numeric(self, text: str, value: object, ref: str, field: str) -> str:
-        spec = self.spec(ref)
-        digits = fmt.numeric_digits(text)
+        spec = self._specs[ref]
+        # ``text`` comes from format_r/format_n: digits with at most a leading '-' and one '.'.
+        digits = len(text) - text.startswith("-") - ("." in text)
         if digits > spec.max:
             raise self.fail(field, str(value), f"{ref} ({spec.name}): at most {spec.max} digits, got {digits}")
         if digits < spec.min:

@@ -9,11 +9,41 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, getcontext
+from functools import lru_cache
 
 _N_TEXT = re.compile(r"^-?[0-9]+$")
 _R_TEXT = re.compile(r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 _TIME_LENGTHS = (4, 6, 7, 8)
+
+
+#: ``value_pattern`` sources stop at this character (it is in no character set), so that a segment's values
+#: joined by it can be matched in one go.
+PATTERN_SEPARATOR = "\x1f"
+_ANY = r"[^\x1f]"  # any character of a value
+_END = r"(?![^\x1f])"  # the value ends here
+
+
+def value_pattern(type_: str, min_length: int, max_length: int, codes: frozenset[str] | None = None) -> str | None:
+    """The source of a pattern matching only values that pass every type, length and code rule below.
+
+    For the validator's quick acceptance of well-formed values; it says nothing about the character set or
+    delimiters, and a value it refuses still needs the detailed checks to say what is wrong. ``None`` when a
+    rule needs more than a pattern (DT and TM are calendar checks; COMP is split first).
+    """
+    if type_ == "AN":  # the length, and at least one non-space character
+        return rf"(?={_ANY}{{{min_length},{max_length}}}{_END}){_ANY}*[^\x1f\s]{_ANY}*"
+    if type_ == "ID":
+        if codes is None:
+            return rf"{_ANY}{{{min_length},{max_length}}}{_END}"
+        fitting = sorted(c for c in codes if min_length <= len(c) <= max_length)
+        return f"(?:{'|'.join(map(re.escape, fitting))}){_END}" if fitting else None
+    if type_.startswith("N") and type_[1:].isdigit():  # at least one digit, whatever the minimum
+        return rf"-?[0-9]{{{max(min_length, 1)},{max_length}}}{_END}"
+    if type_ == "R":  # digits counted without sign and point
+        return (rf"(?=-?\.?(?:[0-9]\.?){{{min_length},{max_length}}}{_END})"
+                rf"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+){_END}")
+    return None
 
 
 def format_n(value: Decimal | int, places: int = 0) -> str:
@@ -24,11 +54,22 @@ def format_n(value: Decimal | int, places: int = 0) -> str:
 
 def format_r(value: Decimal | int) -> str:
     """R: a point only when a fraction exists, no leading or trailing zeros (12.50 → '12.5', 0.5 → '.5')."""
-    number = Decimal(value)
+    number = value if type(value) is Decimal else Decimal(value)
     if not number.is_finite():
         raise ValueError(f"R element needs a finite number, got {value!r}")
-    # format "f" after normalize(): normalize alone would print 100 as 1E+2.
-    text = format(number.normalize(), "f")
+    return _r_text(number)
+
+
+# Quantities, prices and rates repeat across lines and documents. Equal numbers (12.5 and 12.50) give the
+# same text, so the numeric value is a sound key (under the decimal context the product never changes).
+@lru_cache(maxsize=4096)
+def _r_text(number: Decimal) -> str:
+    text = str(number)
+    # Money and quantities print in plain notation with no more digits than the context keeps; then
+    # normalize() would only strip the trailing zeros that rstrip removes below, so skip its cost.
+    if "E" in text or len(text) > getcontext().prec:
+        # format "f" after normalize(): normalize alone would print 100 as 1E+2.
+        text = format(number.normalize(), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     if text in ("0", "-0", ""):
@@ -57,7 +98,7 @@ def format_time(value: dt.time) -> str:
 
 def numeric_digits(text: str) -> int:
     """Length of an N or R value as X12 counts it: digits only, not sign or point."""
-    return sum(ch.isdigit() for ch in text)
+    return sum(map(str.isdigit, text))
 
 
 def is_valid_n(text: str) -> bool:
@@ -75,6 +116,7 @@ def parse_n(text: str, places: int = 0) -> Decimal:
     return Decimal(text).scaleb(-places)
 
 
+@lru_cache(maxsize=4096)  # the validator reads the same quantities, prices and amounts many times
 def parse_r(text: str) -> Decimal:
     if not is_valid_r(text):
         raise ValueError(f"not an R value: {text!r}")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 
 class Charset(StrEnum):
@@ -49,9 +49,12 @@ class Reason(StrEnum):
     CODED = "coded"  # a name (state, country) replaced by its code
 
 
-@dataclass(frozen=True)
-class Adjustment:
-    """One change made to document data on its way into X12, for the audit trail."""
+class Adjustment(NamedTuple):
+    """One change made to document data on its way into X12, for the audit trail.
+
+    A named tuple rather than a frozen dataclass: a document with mixed-case text under the basic character
+    set records one per element, and a tuple is several times cheaper to build (same fields, same repr).
+    """
 
     element: str  # e.g. "N102"
     field: str  # the document field, e.g. "bill_to.name" or "lines[3].description"
@@ -72,6 +75,8 @@ def allowed_characters(charset: Charset, version: str, delimiters: tuple[str, ..
 
 def _transliterate(text: str) -> tuple[str, bool, bool]:
     """ASCII form of ``text``; flags: something transliterated, something dropped."""
+    if text.isascii():
+        return text, False, False
     out: list[str] = []
     changed = dropped = False
     for ch in text:
@@ -94,9 +99,31 @@ def _transliterate(text: str) -> tuple[str, bool, bool]:
     return "".join(out), changed, dropped
 
 
+@cache
+def _blanking_table(allowed: frozenset[str]) -> dict[int, str]:
+    """``str.translate`` table turning every ASCII character outside ``allowed`` into a space."""
+    return {code: " " for code in range(128) if chr(code) not in allowed}
+
+
+def _is_clean(text: str, max_length: int, allowed: frozenset[str], uppercase: bool) -> bool:
+    """True when ``clean_text`` would return ``text`` unchanged and give no reason (the common case)."""
+    return (len(text) <= max_length and text.isascii() and allowed.issuperset(text)
+            and not (uppercase and text != text.upper()) and text == " ".join(text.split()))
+
+
 def clean_text(value: str, *, max_length: int, allowed: frozenset[str], delimiters: tuple[str, ...],
                uppercase: bool) -> tuple[str, tuple[Reason, ...]]:
     """Free text → a value that fits the element (may be ``""``), and the reasons for each change."""
+    return _clean_text(value, max_length, allowed, delimiters, uppercase)
+
+
+# The same texts come back again and again (party names on every invoice, a catalogue's item names and
+# descriptions), and the result is a pure function of the arguments: remember the recent ones.
+@lru_cache(maxsize=4096)
+def _clean_text(value: str, max_length: int, allowed: frozenset[str], delimiters: tuple[str, ...],
+                uppercase: bool) -> tuple[str, tuple[Reason, ...]]:
+    if _is_clean(value, max_length, allowed, uppercase):
+        return value, ()
     reasons: list[Reason] = []
     text, transliterated, dropped = _transliterate(value)
     if transliterated:
@@ -106,25 +133,21 @@ def clean_text(value: str, *, max_length: int, allowed: frozenset[str], delimite
     if uppercase and text != text.upper():
         text = text.upper()
         reasons.append(Reason.UPPERCASED)
-    chars: list[str] = []
+    # ``text`` is ASCII now: classify each distinct outside character once, then blank them all in one pass.
     delimiter_hit = replaced = whitespace = False
-    for ch in text:
-        if ch in allowed:
-            chars.append(ch)
-        elif ch in delimiters:
+    outside = () if allowed.issuperset(text) else set(text).difference(allowed)
+    for ch in outside:
+        if ch in delimiters:
             delimiter_hit = True
-            chars.append(" ")
         elif ch.isspace():
             whitespace = True
-            chars.append(" ")
         else:
             replaced = True
-            chars.append(" ")
     if delimiter_hit:
         reasons.append(Reason.DELIMITER)
     if replaced:
         reasons.append(Reason.REPLACED)
-    joined = "".join(chars)
+    joined = text.translate(_blanking_table(allowed)) if delimiter_hit or whitespace or replaced else text
     text = " ".join(joined.split())
     if whitespace or text != joined:
         reasons.append(Reason.WHITESPACE)
@@ -147,6 +170,9 @@ def shorten(text: str, max_length: int) -> str:
 def clean_identifier(value: str, *, min_length: int, max_length: int, allowed: frozenset[str],
                      uppercase: bool) -> tuple[str, tuple[Reason, ...]]:
     """An identifier fits as it is (after trimming and, in the basic set, upper-casing) or raises ValueError."""
+    if (min_length <= len(value) <= max_length and allowed.issuperset(value) and value == value.strip()
+            and not (uppercase and value != value.upper())):
+        return value, ()  # fits untouched: the usual case
     reasons: list[Reason] = []
     text = value.strip()
     if text != value:
@@ -154,8 +180,8 @@ def clean_identifier(value: str, *, min_length: int, max_length: int, allowed: f
     if uppercase and text != text.upper():
         text = text.upper()
         reasons.append(Reason.UPPERCASED)
-    bad = sorted({ch for ch in text if ch not in allowed})
-    if bad:
+    if not allowed.issuperset(text):
+        bad = sorted({ch for ch in text if ch not in allowed})
         raise ValueError(f"only characters of the partner's character set, no delimiters; found {bad!r}")
     if len(text) > max_length:
         raise ValueError(f"at most {max_length} characters (got {len(text)}); identifiers are never cut")

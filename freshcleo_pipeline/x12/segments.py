@@ -8,6 +8,7 @@ clean or check data: values reaching here are already safe (``hygiene.py``, ``co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from freshcleo_pipeline.x12.errors import X12EnvelopeError
 
@@ -33,23 +34,35 @@ class Delimiters:
         return (self.element, self.component, self.repetition, self.segment)
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
+    """A segment to write. A named tuple rather than a frozen dataclass: the mappings build one per segment,
+    and a tuple is several times cheaper to construct."""
+
     tag: str
     elements: tuple[Element, ...]
 
     def render(self, delimiters: Delimiters) -> str:
-        texts = [_element_text(e, delimiters.component) for e in self.elements]
-        while texts and not texts[-1]:
-            texts.pop()
-        if not texts:
+        elements = self.elements
+        end = len(elements)
+        while end and not elements[end - 1]:
+            end -= 1
+        kept = elements if end == len(elements) else elements[:end]
+        try:
+            # Simple elements only, the usual case: joined as they are. A composite makes join() refuse.
+            data = delimiters.element.join(kept)  # type: ignore[arg-type]
+        except TypeError:
+            component = delimiters.component
+            texts = [e if isinstance(e, str) else _composite_text(e, component) for e in elements]
+            while texts and not texts[-1]:
+                texts.pop()
+            end = len(texts)
+            data = delimiters.element.join(texts)
+        if not end:
             raise ValueError(f"segment {self.tag} has no data element; an empty segment is invalid X12")
-        return self.tag + delimiters.element + delimiters.element.join(texts) + delimiters.segment
+        return self.tag + delimiters.element + data + delimiters.segment
 
 
-def _element_text(element: Element, component: str) -> str:
-    if isinstance(element, str):
-        return element
+def _composite_text(element: tuple[str, ...], component: str) -> str:
     parts = list(element)
     while parts and not parts[-1]:
         parts.pop()

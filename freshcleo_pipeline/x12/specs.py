@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 from types import MappingProxyType
 
 
@@ -30,11 +30,12 @@ class ElementSpec:
     codes: frozenset[str] | None = None
     components: tuple[ElementSpec, ...] = ()
 
-    @property
+    # Derived once per spec (cached_property): the validator asks for them for every element it reads.
+    @cached_property
     def is_numeric(self) -> bool:
         return self.type == "R" or self.type.startswith("N")
 
-    @property
+    @cached_property
     def implied_places(self) -> int:
         return int(self.type[1:]) if self.type.startswith("N") else 0
 
@@ -67,6 +68,11 @@ class SegmentSpec:
     name: str
     elements: tuple[ElementSpec, ...]
     notes: tuple[SyntaxNote, ...] = ()
+
+    @cached_property
+    def required_positions(self) -> tuple[int, ...]:
+        """1-based positions of the mandatory elements."""
+        return tuple(index for index, element in enumerate(self.elements, start=1) if element.required)
 
     def element(self, position: int) -> ElementSpec:
         """The spec of element ``position`` (1-based)."""
@@ -494,8 +500,14 @@ def segments_for(version: str) -> Mapping[str, SegmentSpec]:
     return MappingProxyType(table)
 
 
+@cache
+def elements_for(version: str) -> Mapping[str, ElementSpec]:
+    """Every segment element of the version's dictionary by its reference ('BIG02'), for direct lookup."""
+    return MappingProxyType({f"{tag}{position:02d}": element
+                             for tag, spec in segments_for(version).items()
+                             for position, element in enumerate(spec.elements, start=1)})
+
+
 def element_spec(version: str, ref: str) -> ElementSpec:
     """Look up one element by its reference ('BIG02')."""
-    tag = ref[:-2]
-    spec = segments_for(version)[tag]
-    return spec.element(int(ref[-2:]))
+    return elements_for(version)[ref]

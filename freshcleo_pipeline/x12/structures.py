@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 
 
@@ -34,6 +35,25 @@ class Loop:
         first = self.children[0]
         assert isinstance(first, SegmentUse), "a loop starts with a segment"
         return first.tag
+
+    @cached_property
+    def child_positions(self) -> Mapping[str, tuple[int, ...]]:
+        """For each tag that starts a child (a segment, or a loop's trigger), the child indexes, ascending."""
+        out: dict[str, tuple[int, ...]] = {}
+        for index, child in enumerate(self.children):
+            tag = child.tag if isinstance(child, SegmentUse) else child.trigger
+            out[tag] = (*out.get(tag, ()), index)
+        return out  # a plain dict: read for every segment validated, and a proxy costs a call
+
+    @cached_property
+    def mandatory_indexes(self) -> tuple[int, ...]:
+        """Indexes of the children with a minimum occurrence, ascending."""
+        return tuple(index for index, child in enumerate(self.children) if child.min > 0)
+
+    @cached_property
+    def all_tags(self) -> frozenset[str]:
+        """``tags()`` as a set, computed once per loop."""
+        return frozenset(self.tags())
 
     def tags(self) -> Iterator[str]:
         """Every segment tag that may appear anywhere in the loop."""

@@ -9,6 +9,7 @@ translators ignore it, and so do we). Must not judge content: ``validator.py`` d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from freshcleo_pipeline.x12.errors import X12ParseError
 
@@ -23,8 +24,10 @@ class ReadDelimiters:
     segment: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawSegment:
+class RawSegment(NamedTuple):
+    """One segment as read. A named tuple rather than a frozen dataclass: one is built per segment read,
+    and a tuple is several times cheaper to construct."""
+
     position: int  # 1-based over the interchange (ISA = 1)
     tag: str
     elements: tuple[str, ...]  # element texts, composites not yet split
@@ -65,13 +68,15 @@ def tokenize(text: str) -> Tokens:
     trailing = pieces.pop()  # after the last terminator
     segments: list[RawSegment] = []
     empty: list[int] = []
+    position = 0
     for piece in pieces:
         # CR/LF (and the other of the pair when the terminator is one of them) between segments
         cleaned = piece.strip("\r\n")
         if not cleaned:
             if piece == "":
-                empty.append(len(segments) + 1)
+                empty.append(position + 1)
             continue
-        parts = cleaned.split(sep)
-        segments.append(RawSegment(len(segments) + 1, parts[0], tuple(parts[1:])))
+        position += 1
+        tag, *elements = cleaned.split(sep)
+        segments.append(RawSegment(position, tag, tuple(elements)))
     return Tokens(delimiters, text[:isa_length], tuple(segments), tuple(empty), trailing.strip("\r\n"))

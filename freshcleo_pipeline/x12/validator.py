@@ -19,7 +19,7 @@ from freshcleo_pipeline.x12 import elements as fmt
 from freshcleo_pipeline.x12 import totals
 from freshcleo_pipeline.x12.errors import Check, X12Error, X12ParseError
 from freshcleo_pipeline.x12.hygiene import Charset, allowed_characters
-from freshcleo_pipeline.x12.specs import ElementSpec, SegmentSpec, segments_for
+from freshcleo_pipeline.x12.specs import ElementSpec, SegmentSpec, SyntaxNote, segments_for
 from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID, STRUCTURES, Loop, SegmentUse
 from freshcleo_pipeline.x12.tokens import RawSegment, ReadDelimiters, tokenize
 
@@ -51,6 +51,9 @@ class _Ctx:
     set_control: str = ""
     set_start: int = 0  # interchange position of the current ST
     errors: list[X12Error] = field(default_factory=list)
+    # (id of the segment spec, element texts) already checked without a finding in this interchange: the
+    # element checks depend on nothing else, so a repeat (the same TXI or PID on many lines) is skipped.
+    clean_segments: set[tuple[int, tuple[str, ...]]] = field(default_factory=set)
 
     def add(self, check: Check, level: str, message: str, *, raw: RawSegment | None = None, tag: str = "",
             element: int | None = None, component: int | None = None, de: str = "", value: str = "",
@@ -288,18 +291,23 @@ class _Frame:
     counts: list[int]
 
 
-def _find(frame: _Frame, tag: str) -> int | None:
-    first = max(frame.pos, 1 if frame.counts[0] else 0)
-    for k in range(first, len(frame.loop.children)):
-        child = frame.loop.children[k]
-        if (child.tag if isinstance(child, SegmentUse) else child.trigger) == tag:
+def _find(frame: _Frame, positions: tuple[int, ...]) -> int | None:
+    """The first of a tag's ``positions`` in the frame's loop at or after where the frame is (the trigger
+    only once per iteration)."""
+    first = frame.pos if frame.pos or not frame.counts[0] else 1
+    for k in positions:
+        if k >= first:
             return k
     return None
 
 
 def _close(ctx: _Ctx, frame: _Frame, until: int, at: RawSegment | None, end_position: int) -> None:
     """Report mandatory children of ``frame`` from its position up to ``until`` that never occurred."""
-    for j in range(frame.pos, until):
+    for j in frame.loop.mandatory_indexes:
+        if j < frame.pos:
+            continue
+        if j >= until:
+            break
         child = frame.loop.children[j]
         if frame.counts[j] < child.min:
             tag = child.tag if isinstance(child, SegmentUse) else child.trigger
@@ -309,35 +317,41 @@ def _close(ctx: _Ctx, frame: _Frame, until: int, at: RawSegment | None, end_posi
 
 
 def _check_structure(ctx: _Ctx, body_loop: Loop, body: Sequence[RawSegment]) -> None:
-    known_here = set(body_loop.tags())
+    known_here = body_loop.all_tags
     dictionary = segments_for(ctx.version)
     stack = [_Frame(body_loop, 0, [0] * len(body_loop.children))]
     for raw in body:
-        placed = False
-        for depth in range(len(stack) - 1, -1, -1):
+        tag = raw.tag
+        # The innermost open loop that can take the segment at or after its position.
+        depth = len(stack) - 1
+        k: int | None = None
+        while depth >= 0:
             frame = stack[depth]
-            k = _find(frame, raw.tag)
-            if k is None:
-                continue
+            positions = frame.loop.child_positions.get(tag)
+            if positions is not None:
+                k = _find(frame, positions)
+                if k is not None:
+                    break
+            depth -= 1
+        if k is not None:
             while len(stack) - 1 > depth:
                 inner = stack.pop()
                 _close(ctx, inner, len(inner.loop.children), raw, raw.position)
-            _close(ctx, frame, k, raw, raw.position)
+            frame = stack[depth]
+            if k > frame.pos:
+                _close(ctx, frame, k, raw, raw.position)
             frame.pos = k
             frame.counts[k] += 1
             child = frame.loop.children[k]
             if child.max is not None and frame.counts[k] > child.max:
                 check = Check.SEGMENT_REPEAT if isinstance(child, SegmentUse) else Check.LOOP_REPEAT
                 what = "segment" if isinstance(child, SegmentUse) else "loop"
-                ctx.add(check, "segment", f"{what} {raw.tag} occurs more than {child.max} time(s)", raw=raw,
+                ctx.add(check, "segment", f"{what} {tag} occurs more than {child.max} time(s)", raw=raw,
                         loop_id=frame.loop.id)
             if isinstance(child, Loop):
                 counts = [0] * len(child.children)
                 counts[0] = 1
                 stack.append(_Frame(child, 0, counts))
-            placed = True
-            break
-        if placed:
             continue
         if not (2 <= len(raw.tag) <= 3 and raw.tag.isalnum() and raw.tag.isupper() and raw.tag[0].isalpha()):
             ctx.add(Check.SEGMENT_UNRECOGNIZED, "segment", f"{raw.tag!r} is not a segment identifier", raw=raw)
@@ -356,6 +370,16 @@ def _check_structure(ctx: _Ctx, body_loop: Loop, body: Sequence[RawSegment]) -> 
 # ---------------------------------------------------------------- elements
 
 def _check_segment(ctx: _Ctx, raw: RawSegment, spec: SegmentSpec) -> None:
+    key = (id(spec), raw.elements)
+    if key in ctx.clean_segments:
+        return
+    found = len(ctx.errors)
+    _check_elements(ctx, raw, spec)
+    if len(ctx.errors) == found:
+        ctx.clean_segments.add(key)
+
+
+def _check_elements(ctx: _Ctx, raw: RawSegment, spec: SegmentSpec) -> None:
     values = raw.elements
     if not values or not any(values):
         ctx.add(Check.EMPTY_SEGMENT, "segment", f"{raw.tag} carries no data element", raw=raw)
@@ -363,78 +387,178 @@ def _check_segment(ctx: _Ctx, raw: RawSegment, spec: SegmentSpec) -> None:
     if values[-1] == "":
         ctx.add(Check.TRAILING_SEPARATOR, "segment", f"{raw.tag} ends with an empty element: trailing "
                 "separators must be omitted", raw=raw)
-    if len(values) > len(spec.elements):
-        extra = len(spec.elements) + 1
+    specs = spec.elements
+    if len(values) > len(specs):
+        extra = len(specs) + 1
         ctx.add(Check.TOO_MANY_ELEMENTS, "element", f"{raw.tag} has {len(values)} elements; it defines "
-                f"{len(spec.elements)}", raw=raw, element=extra, value=values[extra - 1])
-    for index, es in enumerate(spec.elements, start=1):
-        value = values[index - 1] if index <= len(values) else ""
-        if value == "":
+                f"{len(specs)}", raw=raw, element=extra, value=values[extra - 1])
+    plan = _PLANS.get(id(spec)) or _plan(spec)
+    if (values[-1] and plan.segment_pattern is not None and ctx.allowed.issuperset("".join(values))
+            and plan.segment_pattern.fullmatch(fmt.PATTERN_SEPARATOR.join(values))):
+        # Every element well formed and in the character set: only the syntax notes remain.
+        if spec.notes:
+            _check_notes(ctx, raw, spec, plan)
+        return
+    # Quick acceptance of an element: the segment's data is in the character set (which excludes every
+    # delimiter) and the value has its element's shape, so no check below can fail. Anything else is
+    # checked in detail, to say what is wrong.
+    in_charset = ctx.allowed.issuperset("".join(values))
+    # The elements present, in order; then the mandatory ones after the last present element (a segment
+    # rarely carries all of its optional tail, e.g. IT1's twenty product id pairs).
+    present = zip(specs, plan.patterns, values, strict=False)  # stops at the last element given
+    for index, (es, pattern, value) in enumerate(present, start=1):
+        if not value:
             if es.required:
-                ctx.add(Check.ELEMENT_MISSING, "element", f"mandatory element {es.ref} ({es.name}) is missing",
-                        raw=raw, element=index, de=es.de)
+                _missing(ctx, raw, index, es)
+            continue
+        if in_charset and pattern is not None and pattern.fullmatch(value):
             continue
         if es.type == "COMP":
-            parts = value.split(ctx.delimiters.component)
-            for c_index, component in enumerate(es.components, start=1):
-                part = parts[c_index - 1] if c_index <= len(parts) else ""
-                if part == "":
-                    if component.required:
-                        ctx.add(Check.ELEMENT_MISSING, "element", f"mandatory component {component.ref} is "
-                                "missing", raw=raw, element=index, component=c_index, de=component.de)
-                    continue
-                _check_value(ctx, raw, index, component, part, c_index)
-            if len(parts) > len(es.components):
-                ctx.add(Check.TOO_MANY_ELEMENTS, "element", f"{es.ref} has too many components", raw=raw,
-                        element=index, de=es.de, value=value)
+            _check_composite(ctx, raw, index, es, value)
             continue
         _check_value(ctx, raw, index, es, value, None)
-    _check_notes(ctx, raw, spec)
+    if spec.required_positions and spec.required_positions[-1] > len(values):
+        for index in spec.required_positions:
+            if index > len(values):
+                _missing(ctx, raw, index, specs[index - 1])
+    if spec.notes:
+        _check_notes(ctx, raw, spec, plan)
+
+
+@dataclass
+class _SpecPlan:
+    """What the checks derive from one segment spec, worked out once per spec object."""
+
+    spec: SegmentSpec  # kept alive here, so that no other spec can come to have its id
+    patterns: tuple[re.Pattern[str] | None, ...]  # each element's ``value_pattern``
+    # The whole segment's values joined by PATTERN_SEPARATOR: matches only when every element is well
+    # formed, mandatory ones present, none too many; None when an element has no pattern (DT, TM, COMP).
+    segment_pattern: re.Pattern[str] | None
+    notes_by_mask: dict[tuple[bool, ...], tuple[tuple[SyntaxNote, Check, int], ...]]
+
+
+_PLANS: dict[int, _SpecPlan] = {}
+_MAX_MASKS = 256  # distinct presence patterns remembered per spec; hostile input cannot grow it further
+
+
+def _plan(spec: SegmentSpec) -> _SpecPlan:
+    plan = _PLANS.get(id(spec))
+    if plan is None:
+        sources = [None if es.type == "COMP" else fmt.value_pattern(es.type, es.min, es.max, es.codes)
+                   for es in spec.elements]
+        patterns = tuple(None if source is None else re.compile(source) for source in sources)
+        plan = _PLANS[id(spec)] = _SpecPlan(spec, patterns, _segment_pattern(spec, sources), {})
+    return plan
+
+
+def _segment_pattern(spec: SegmentSpec, sources: Sequence[str | None]) -> re.Pattern[str] | None:
+    """Elements up to the last mandatory one in sequence, the optional rest nested: ``A␟B(?:␟C(?:␟D)?)?``."""
+    if not sources or any(source is None for source in sources):
+        return None
+    sep = re.escape(fmt.PATTERN_SEPARATOR)
+    parts = [rf"(?=[^{sep}]){source}" if es.required else f"(?:{source})?"
+             for es, source in zip(spec.elements, sources, strict=True)]
+    last_required = spec.required_positions[-1] if spec.required_positions else 1
+    pattern = ""
+    for part in reversed(parts[last_required:]):
+        pattern = f"(?:{sep}{part}{pattern})?"
+    return re.compile(sep.join(parts[:last_required]) + pattern)
+
+
+def _missing(ctx: _Ctx, raw: RawSegment, index: int, es: ElementSpec) -> None:
+    ctx.add(Check.ELEMENT_MISSING, "element", f"mandatory element {es.ref} ({es.name}) is missing", raw=raw,
+            element=index, de=es.de)
+
+
+def _check_composite(ctx: _Ctx, raw: RawSegment, index: int, es: ElementSpec, value: str) -> None:
+    parts = value.split(ctx.delimiters.component)
+    for c_index, component in enumerate(es.components, start=1):
+        part = parts[c_index - 1] if c_index <= len(parts) else ""
+        if part == "":
+            if component.required:
+                ctx.add(Check.ELEMENT_MISSING, "element", f"mandatory component {component.ref} is missing",
+                        raw=raw, element=index, component=c_index, de=component.de)
+            continue
+        _check_value(ctx, raw, index, component, part, c_index)
+    if len(parts) > len(es.components):
+        ctx.add(Check.TOO_MANY_ELEMENTS, "element", f"{es.ref} has too many components", raw=raw,
+                element=index, de=es.de, value=value)
 
 
 def _check_value(ctx: _Ctx, raw: RawSegment, index: int, es: ElementSpec, value: str,
                  component: int | None) -> None:
-    def add(check: Check, message: str) -> None:
-        ctx.add(check, "element", f"{es.ref} ({es.name}): {message}", raw=raw, element=index,
-                component=component, de=es.de, value=value)
-
     d = ctx.delimiters
     if component is None and (d.component in value or (d.repetition and d.repetition in value)):
-        add(Check.DELIMITER_IN_DATA, "a delimiter character inside data")
+        _value_error(ctx, raw, index, es, value, component, Check.DELIMITER_IN_DATA,
+                     "a delimiter character inside data")
         return
-    bad = sorted({ch for ch in value if ch not in ctx.allowed})
-    if bad and raw.tag != "ISA":
-        add(Check.INVALID_CHARACTER, f"characters outside the character set: {bad!r}")
+    if not ctx.allowed.issuperset(value) and raw.tag != "ISA":
+        bad = sorted({ch for ch in value if ch not in ctx.allowed})
+        _value_error(ctx, raw, index, es, value, component, Check.INVALID_CHARACTER,
+                     f"characters outside the character set: {bad!r}")
         return
     if es.is_numeric:
         valid = fmt.is_valid_n(value) if es.type.startswith("N") else fmt.is_valid_r(value)
         if not valid:
-            add(Check.INVALID_NUMBER, f"{value!r} is not a valid {es.type} number")
+            _value_error(ctx, raw, index, es, value, component, Check.INVALID_NUMBER,
+                         f"{value!r} is not a valid {es.type} number")
             return
         length = fmt.numeric_digits(value)
     elif es.type == "DT":
         if fmt.parse_date(value) is None:
-            add(Check.INVALID_DATE, f"{value!r} is not a date CCYYMMDD")
+            _value_error(ctx, raw, index, es, value, component, Check.INVALID_DATE,
+                         f"{value!r} is not a date CCYYMMDD")
         return
     elif es.type == "TM":
         if not (es.min <= len(value) <= es.max and fmt.is_valid_time(value)):
-            add(Check.INVALID_TIME, f"{value!r} is not a time HHMM[SS[D[D]]]")
+            _value_error(ctx, raw, index, es, value, component, Check.INVALID_TIME,
+                         f"{value!r} is not a time HHMM[SS[D[D]]]")
         return
     else:
         length = len(value)
         if es.type == "AN" and not value.strip():
-            add(Check.TOO_SHORT, "blank: an AN value needs at least one non-space character")
+            _value_error(ctx, raw, index, es, value, component, Check.TOO_SHORT,
+                         "blank: an AN value needs at least one non-space character")
             return
     if length < es.min:
-        add(Check.TOO_SHORT, f"{length} character(s), minimum {es.min}")
+        _value_error(ctx, raw, index, es, value, component, Check.TOO_SHORT,
+                     f"{length} character(s), minimum {es.min}")
     elif length > es.max:
-        add(Check.TOO_LONG, f"{length} character(s), maximum {es.max}")
+        _value_error(ctx, raw, index, es, value, component, Check.TOO_LONG,
+                     f"{length} character(s), maximum {es.max}")
     elif es.type == "ID" and es.codes is not None and value not in es.codes:
-        add(Check.INVALID_CODE, f"{value!r} is not one of {sorted(es.codes)}")
+        _value_error(ctx, raw, index, es, value, component, Check.INVALID_CODE,
+                     f"{value!r} is not one of {sorted(es.codes)}")
 
 
-def _check_notes(ctx: _Ctx, raw: RawSegment, spec: SegmentSpec) -> None:
-    present = {i for i, v in enumerate(raw.elements, start=1) if v != ""}
+def _value_error(ctx: _Ctx, raw: RawSegment, index: int, es: ElementSpec, value: str, component: int | None,
+                 check: Check, message: str) -> None:
+    ctx.add(check, "element", f"{es.ref} ({es.name}): {message}", raw=raw, element=index, component=component,
+            de=es.de, value=value)
+
+
+def _check_notes(ctx: _Ctx, raw: RawSegment, spec: SegmentSpec, plan: _SpecPlan | None = None) -> None:
+    for note, check, position in _note_violations(plan or _plan(spec), tuple(map(bool, raw.elements))):
+        if check is Check.EXCLUSION:
+            ctx.add(Check.EXCLUSION, "element", f"syntax note {note}: only one of "
+                    f"{[f'{raw.tag}{p:02d}' for p in note.positions]} may be present", raw=raw, element=position,
+                    de=spec.element(position).de)
+        else:
+            ctx.add(Check.SYNTAX_NOTE, "element", f"syntax note {note}: {raw.tag}{position:02d} is required "
+                    "here", raw=raw, element=position, de=spec.element(position).de)
+
+
+def _note_violations(plan: _SpecPlan, mask: tuple[bool, ...]) -> tuple[tuple[SyntaxNote, Check, int], ...]:
+    """The notes broken when the elements flagged in ``mask`` are present: (note, check, element to name).
+
+    A pure function of the spec and the mask, and a set repeats the same few masks, so it is kept per plan.
+    """
+    spec = plan.spec
+    found = plan.notes_by_mask.get(mask)
+    if found is not None:
+        return found
+    present = {i for i, flag in enumerate(mask, start=1) if flag}
+    out: list[tuple[SyntaxNote, Check, int]] = []
     for note in spec.notes:
         first, rest = note.positions[0], note.positions[1:]
         here = [p for p in note.positions if p in present]
@@ -448,13 +572,14 @@ def _check_notes(ctx: _Ctx, raw: RawSegment, spec: SegmentSpec) -> None:
         elif note.kind == "L" and first in present and not any(p in present for p in rest):
             missing = list(rest)
         elif note.kind == "E" and len(here) > 1:
-            ctx.add(Check.EXCLUSION, "element", f"syntax note {note}: only one of "
-                    f"{[f'{raw.tag}{p:02d}' for p in note.positions]} may be present", raw=raw, element=here[1],
-                    de=spec.element(here[1]).de)
+            out.append((note, Check.EXCLUSION, here[1]))
             continue
         if missing:
-            ctx.add(Check.SYNTAX_NOTE, "element", f"syntax note {note}: {raw.tag}{missing[0]:02d} is required "
-                    "here", raw=raw, element=missing[0], de=spec.element(missing[0]).de)
+            out.append((note, Check.SYNTAX_NOTE, missing[0]))
+    found = tuple(out)
+    if len(plan.notes_by_mask) < _MAX_MASKS:
+        plan.notes_by_mask[mask] = found
+    return found
 
 
 # ---------------------------------------------------------------- business totals
