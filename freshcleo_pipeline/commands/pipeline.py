@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from freshcleo_pipeline.ledger import Ledger, open_ledger
 from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
 from freshcleo_pipeline.partners import load_partners
 from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
+from freshcleo_pipeline.service.local import register_local, start_receiver
+from freshcleo_pipeline.service.server import BackgroundServer
 from freshcleo_pipeline.settings import (
     SANDBOX_CLEO_PORT,
     SANDBOX_FRESHBOOKS_PORT,
@@ -206,32 +207,73 @@ def resend(delivery_id: int) -> None:
         ledger.dispose()
 
 
+def _dagster_target() -> list[str]:
+    workspace = Path("workspace.yaml")
+    return ["-w", str(workspace)] if workspace.exists() else ["-m", "freshcleo_pipeline.definitions"]
+
+
+def _start_webhooks(settings: Settings) -> BackgroundServer:
+    """FreshBooks connected (auto-consent), the receiver on the settings' port with the sandbox's callbacks
+    registered against it, and the sensor on.
+
+    The sensor is turned on in the local instance so an edit through the emulator's control API shows up as a
+    run in the UI without a further step (it stays stopped by default everywhere else).
+    """
+    ledger = open_ledger(settings.resolved_ledger_url())
+    try:
+        sandbox_auto_connect(settings, ledger)
+        receiver = start_receiver(settings, ledger)
+        try:
+            report = register_local(settings, ledger, receiver.url)
+        except BaseException:
+            receiver.stop()
+            raise
+    finally:
+        ledger.dispose()
+    if report.unverified:
+        click.echo(f"webhooks not verified: {', '.join(report.unverified)}", err=True)
+    started = subprocess.run([sys.executable, "-m", "dagster", "sensor", "start", "webhook_inbox_sensor",
+                              *_dagster_target()], check=False, capture_output=True, text=True)
+    if started.returncode and "already running" not in started.stderr + started.stdout:
+        click.echo("webhook_inbox_sensor could not be turned on; turn it on in the UI (Automation)", err=True)
+    return receiver
+
+
+def _run_until_interrupted(command: list[str]) -> None:
+    """Run a child in the foreground; on Ctrl-C (which it receives too) give it time to stop its own children."""
+    process = subprocess.Popen(command)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait()
+
+
 @click.command()
 def ui() -> None:
-    """Start the sandbox (in sandbox mode) and the Dagster UI with its daemon on this machine's instance."""
+    """Start the sandbox (in sandbox mode) and the Dagster UI with its daemon on this machine's instance.
+
+    In sandbox mode the webhook receiver runs too, with the sandbox's callbacks registered against it and
+    ``webhook_inbox_sensor`` on: edits made through the FreshBooks emulator's control API become runs.
+    """
     settings = get_settings()
-    running = None
-    if settings.is_sandbox:
-        running, settings = _start_sandbox(settings)
-        ledger = open_ledger(settings.resolved_ledger_url())
-        try:
-            sandbox_auto_connect(settings, ledger)
-        finally:
-            ledger.dispose()
-        click.echo(f"sandbox: FreshBooks {running.freshbooks.url}, Cleo {running.cleo.url}")
+    running, receiver = None, None
     runner().local_instance()
-    workspace = Path("workspace.yaml")
-    command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", "3000"]
-    if workspace.exists():
-        command += ["-w", str(workspace)]
-    else:
-        command += ["-m", "freshcleo_pipeline.definitions"]
-    click.echo("Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops)")
     try:
-        subprocess.run(command, check=False)
-    except KeyboardInterrupt:
-        time.sleep(0.5)
+        if settings.is_sandbox:
+            running, settings = _start_sandbox(settings)
+            receiver = _start_webhooks(settings)
+            click.echo(f"sandbox: FreshBooks {running.freshbooks.url}, Cleo {running.cleo.url}; "
+                       f"webhook receiver {receiver.url}")
+        click.echo("Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops)")
+        _run_until_interrupted([sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", "3000",
+                                *_dagster_target()])
     finally:
+        if receiver is not None:
+            receiver.stop()
         if running is not None:
             running.stop()
 

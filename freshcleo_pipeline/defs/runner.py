@@ -53,6 +53,14 @@ def run_sync(settings: Settings, first: dt.date, last: dt.date, instance: dg.Dag
                                   run_config=_quiet(log_level))
 
 
+def run_partition(settings: Settings, partition_key: str, instance: dg.DagsterInstance,
+                  tags: dict[str, str] | None = None, log_level: str = "WARNING") -> Any:
+    """One run of ``sync_job`` for one day partition, as the daemon launches a sensor's ``RunRequest``."""
+    job = _definitions(settings).resolve_job_def("sync_job")
+    return job.execute_in_process(instance=instance, partition_key=partition_key, tags=tags or {},
+                                  raise_on_error=False, run_config=_quiet(log_level))
+
+
 def run_job(settings: Settings, name: str, instance: dg.DagsterInstance, tags: dict[str, str] | None = None,
             log_level: str = "WARNING") -> Any:
     job = _definitions(settings).resolve_job_def(name)
