@@ -65,6 +65,21 @@ def product_id(ctx: MappingContext, line: Line, ref: str, field: str) -> tuple[s
     return SKU_QUALIFIER, ctx.ident(line.sku, ref, f"{field}.sku")
 
 
+def baseline_item(ctx: MappingContext, tag: str, line: Line, field: str) -> Segment:
+    """IT1 (810) or PO1 (850): both carry line number, quantity, unit, unit price, (basis), product id pair."""
+    qualifier, sku = product_id(ctx, line, f"{tag}07", field)
+    return seg(
+        tag,
+        ctx.ident(str(line.line_number), f"{tag}01", f"{field}.line_number"),
+        ctx.r(line.quantity, f"{tag}02", f"{field}.quantity"),
+        ctx.code(line.unit, f"{tag}03", f"{field}.unit", default="EA"),
+        ctx.r(line.unit_price, f"{tag}04", f"{field}.unit_price"),
+        "",
+        qualifier,
+        sku,
+    )
+
+
 def line_tax_total(lines: Iterable[Line]) -> Decimal:
     return sum((t.amount for line in lines for t in line.taxes), Decimal(0))
 

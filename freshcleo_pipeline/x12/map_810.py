@@ -36,10 +36,10 @@ from freshcleo_pipeline.x12 import totals
 from freshcleo_pipeline.x12.context import MappingContext
 from freshcleo_pipeline.x12.items import (
     PURPOSE_CODE,
+    baseline_item,
     currency_code,
     description_segments,
     line_tax_total,
-    product_id,
     tax_segments,
     terms_segment,
 )
@@ -69,17 +69,7 @@ def map_invoice(doc: Invoice, ctx: MappingContext) -> list[Segment]:
     out += terms_segment(ctx, doc.issue_date, doc.due_date)
     for index, line in enumerate(doc.lines):
         field = f"lines[{index}]"
-        qualifier, sku = product_id(ctx, line, "IT107", field)
-        out.append(seg(
-            "IT1",
-            ctx.ident(str(line.line_number), "IT101", f"{field}.line_number"),
-            ctx.r(line.quantity, "IT102", f"{field}.quantity"),
-            ctx.code(line.unit, "IT103", f"{field}.unit", default="EA"),
-            ctx.r(line.unit_price, "IT104", f"{field}.unit_price"),
-            "",
-            qualifier,
-            sku,
-        ))
+        out.append(baseline_item(ctx, "IT1", line, field))
         out += tax_segments(ctx, line.taxes, field)
         out += description_segments(ctx, line, field)
     out.append(seg("TDS", ctx.n(doc.total, "TDS01", "total")))

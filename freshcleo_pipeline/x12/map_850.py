@@ -30,10 +30,10 @@ from freshcleo_pipeline.x12 import totals
 from freshcleo_pipeline.x12.context import MappingContext
 from freshcleo_pipeline.x12.items import (
     PURPOSE_CODE,
+    baseline_item,
     currency_code,
     description_segments,
     line_tax_total,
-    product_id,
     tax_segments,
     terms_segment,
 )
@@ -69,17 +69,7 @@ def map_purchase_order(doc: PurchaseOrder, ctx: MappingContext) -> list[Segment]
     out += party_loop(ctx, "SE", doc.seller, "seller")
     for index, line in enumerate(doc.lines):
         field = f"lines[{index}]"
-        qualifier, sku = product_id(ctx, line, "PO107", field)
-        out.append(seg(
-            "PO1",
-            ctx.ident(str(line.line_number), "PO101", f"{field}.line_number"),
-            ctx.r(line.quantity, "PO102", f"{field}.quantity"),
-            ctx.code(line.unit, "PO103", f"{field}.unit", default="EA"),
-            ctx.r(line.unit_price, "PO104", f"{field}.unit_price"),
-            "",
-            qualifier,
-            sku,
-        ))
+        out.append(baseline_item(ctx, "PO1", line, field))
         out += description_segments(ctx, line, field)
         out += tax_segments(ctx, line.taxes, field)
     out.append(seg("CTT", ctx.n(len(doc.lines), "CTT01", "lines")))
