@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, utcnow
 from freshcleo_pipeline.ledger.schema import interchanges, outbox
@@ -88,18 +88,6 @@ def pending(conn: Connection, partner_id: str | None = None) -> list[OutboxItem]
         query = query.where(outbox.c.partner_id == partner_id)
     return [_item(r) for r in conn.execute(query.order_by(outbox.c.id)).mappings()]
 
-
-def last_sent(conn: Connection, partner_id: str, transaction_set: str, kind: str, account_id: str,
-              source_id: str) -> OutboxItem | None:
-    """The newest row of a document that was (or is being) sent to the partner, for the change policy."""
-    row = conn.execute(
-        select(outbox).where(
-            outbox.c.partner_id == partner_id, outbox.c.transaction_set == transaction_set,
-            outbox.c.kind == kind, outbox.c.account_id == account_id, outbox.c.source_id == source_id,
-            outbox.c.state.in_(("pending", "rendered", "delivered")),
-        ).order_by(outbox.c.id.desc()).limit(1)
-    ).mappings().first()
-    return _item(row) if row else None
 
 
 DocKey = tuple[str, str, str, str]  # partner, transaction set, kind, FreshBooks id
@@ -193,10 +181,6 @@ def undelivered(conn: Connection, partner_id: str | None = None) -> list[Interch
     return [_interchange(r) for r in conn.execute(query.order_by(interchanges.c.id)).mappings()]
 
 
-def get_interchange(conn: Connection, interchange_id: int) -> Interchange:
-    row = conn.execute(select(interchanges).where(interchanges.c.id == interchange_id)).mappings().one()
-    return _interchange(row)
-
 
 def mark_delivered(conn: Connection, interchange_id: int, *, cleo_file_id: str, receipt: dict[str, Any],
                    run_id: str | None) -> None:
@@ -258,28 +242,11 @@ def waiting_acks(conn: Connection) -> list[tuple[OutboxItem, dt.datetime]]:
     return [(_item(r), r["delivered_at"]) for r in rows]
 
 
-def ack_summary(conn: Connection, partner_id: str | None = None) -> dict[str, int]:
-    query = select(outbox.c.ack_state, func.count()).where(outbox.c.state == "delivered")
-    if partner_id is not None:
-        query = query.where(outbox.c.partner_id == partner_id)
-    return {state: int(n) for state, n in conn.execute(query.group_by(outbox.c.ack_state))}
-
 
 def get_item(conn: Connection, outbox_id: int) -> OutboxItem:
     return _item(conn.execute(select(outbox).where(outbox.c.id == outbox_id)).mappings().one())
 
 
-def for_partitions(conn: Connection, days: Sequence[dt.date]) -> list[OutboxItem]:
-    rows = conn.execute(select(outbox).where(outbox.c.partition_date.in_(list(days)))
-                        .order_by(outbox.c.id)).mappings()
-    return [_item(r) for r in rows]
-
-
-def live_for_document(conn: Connection, kind: str, account_id: str, source_id: str) -> list[OutboxItem]:
-    rows = conn.execute(select(outbox).where(and_(
-        outbox.c.kind == kind, outbox.c.account_id == account_id, outbox.c.source_id == source_id))
-        .order_by(outbox.c.id)).mappings()
-    return [_item(r) for r in rows]
 
 
 def mark_item_failed(conn: Connection, outbox_id: int, error: str) -> None:

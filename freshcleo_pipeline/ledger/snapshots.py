@@ -133,11 +133,6 @@ def document_ids(
     return out
 
 
-def documents_in_partitions(conn: Connection, days: Sequence[dt.date]) -> list[dict[str, Any]]:
-    rows = conn.execute(select(documents).where(documents.c.partition_date.in_(list(days)))
-                        .order_by(documents.c.id)).mappings()
-    return [dict(r) for r in rows]
-
 
 def latest_payloads(conn: Connection, kind: str, account_id: str,
                     source_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:

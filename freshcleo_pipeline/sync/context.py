@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from freshcleo_pipeline.documents import Address, Party
+from freshcleo_pipeline.documents import Party
+from freshcleo_pipeline.freshbooks.normalize import party_from_company
 from freshcleo_pipeline.ledger import Ledger
 from freshcleo_pipeline.partners import PartnerDirectory
 from freshcleo_pipeline.settings import Settings
@@ -31,14 +32,7 @@ class SyncContext:
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     def company_party(self) -> Party:
-        company = self.partners.company
-        return Party(
-            name=company.name,
-            edi_id=company.edi.isa_id.strip(),
-            email=company.email,
-            address=Address(street=company.street, city=company.city, province=company.province,
-                            postal_code=company.postal_code, country=company.country),
-        )
+        return party_from_company(self.partners.company)
 
 
 def window(days: list[dt.date]) -> tuple[dt.datetime, dt.datetime]:

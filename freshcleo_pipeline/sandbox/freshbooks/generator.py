@@ -13,7 +13,7 @@ import random
 import uuid
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -56,6 +56,24 @@ class Index:
     @classmethod
     def empty(cls) -> Index:
         return cls(array("q"), array("q"), bytearray(), array("i"), bytearray(), array("i"), bytearray())
+
+
+def _index_document(parent: Index, payments: Index, position: int, *, updated: int, created: int, vis: int,
+                    owner: int, state: int, pays: Sequence[int]) -> None:
+    """Append an invoice or bill to its index, and its payments (at the given moments) to theirs."""
+    parent.stamps.append(updated)
+    parent.created.append(created)
+    parent.vis.append(vis)
+    parent.owner.append(owner)
+    parent.state.append(state)
+    parent.first_child.append(len(payments.stamps) if pays else -1)
+    parent.children.append(len(pays))
+    for sequence, moment in enumerate(pays):
+        payments.stamps.append(moment)
+        payments.created.append(moment)
+        payments.vis.append(0)
+        payments.owner.append(position)
+        payments.state.append(sequence)
 
 
 def _chooser(weights: list[float]) -> Callable[[float], int]:
@@ -122,19 +140,8 @@ class Books:
             created, pays, updated = self._times(i, n, r, count)
             if vis == 1:  # the deletion is the last change
                 updated = max(updated, created + int((self.now_us - created) * (0.5 + 0.5 * r[8])))
-            inv.stamps.append(updated)
-            inv.created.append(created)
-            inv.vis.append(vis)
-            inv.owner.append(choose(r[0]))
-            inv.state.append(state)
-            inv.first_child.append(len(pay.stamps) if count else -1)
-            inv.children.append(count)
-            for j, moment in enumerate(pays):
-                pay.stamps.append(moment)
-                pay.created.append(moment)
-                pay.vis.append(0)
-                pay.owner.append(i)
-                pay.state.append(j)
+            _index_document(inv, pay, i, updated=updated, created=created, vis=vis, owner=choose(r[0]),
+                            state=state, pays=pays)
 
     def _index_bills(self, n: int) -> None:
         rng = random.Random(f"{self.seed}:index:bills")
@@ -150,19 +157,8 @@ class Books:
             updated = created
             if r[7] < 0.3 or vis == 1:
                 updated = created + int((self.now_us - created) * 0.6 * r[8])
-            bill.stamps.append(updated)
-            bill.created.append(created)
-            bill.vis.append(vis)
-            bill.owner.append(choose(r[0]))
-            bill.state.append(state)
-            bill.first_child.append(len(pay.stamps) if count else -1)
-            bill.children.append(count)
-            for j, moment in enumerate(pays):
-                pay.stamps.append(moment)
-                pay.created.append(moment)
-                pay.vis.append(0)
-                pay.owner.append(i)
-                pay.state.append(j)
+            _index_document(bill, pay, i, updated=updated, created=created, vis=vis, owner=choose(r[0]),
+                            state=state, pays=pays)
 
     # ---- static cast ----
 
