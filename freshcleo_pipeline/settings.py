@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     webhook_port: int = Field(8713, alias="FRESHCLEO_WEBHOOK_PORT", ge=1, le=65535)
     webhook_max_body_bytes: int = Field(16384, alias="FRESHCLEO_WEBHOOK_MAX_BODY_BYTES", ge=256)
 
+    # Limits that keep one oversized input from taking the process down: over them, input is quarantined.
+    inbound_max_file_bytes: int = Field(25 * 1024 * 1024, alias="FRESHCLEO_INBOUND_MAX_FILE_BYTES", ge=1024)
+    freshbooks_max_field_bytes: int = Field(1024 * 1024, alias="FRESHCLEO_FRESHBOOKS_MAX_FIELD_BYTES", ge=1024)
+    # After Cleo refuses our credentials, no process logs in again for this long (Cleo can lock the account).
+    cleo_login_cooldown_seconds: int = Field(900, alias="FRESHCLEO_CLEO_LOGIN_COOLDOWN_SECONDS", ge=0)
+    # How long a CLI run waits for a Dagster pool slot held by another live run before giving up.
+    pool_wait_timeout_seconds: int = Field(600, alias="FRESHCLEO_POOL_WAIT_TIMEOUT_SECONDS", ge=1)
+
     @field_validator("ledger_url")
     @classmethod
     def _ledger_url(cls, value: str) -> str:

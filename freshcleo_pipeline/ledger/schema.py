@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -276,4 +277,51 @@ audit_events = Table(
     Column("detail", Text(), nullable=False, default="{}"),
     Column("run_id", String(64), nullable=True),
     Index(None, "kind", "account_id", "source_id"),
+)
+
+# Input set aside instead of processed: one FreshBooks record or one inbound file per row, with the reason a
+# person reads, the raw input (bounded) and what became of it. ``item_key`` names the unit ("freshbooks:invoice:
+# 123", "cleo:<folder>/<name>"); ``digest`` tells versions of it apart, so the same bad input seen on every poll
+# is one row whose ``occurrences`` grow, and a dismissed input stays dismissed.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("stage", String(20), nullable=False),  # extract | normalize | inbound
+    Column("item_key", String(300), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),  # invoice | bill | payment | bill_payment | client | … | file
+    Column("account_id", String(40), nullable=True),
+    Column("partner_id", String(40), nullable=True),
+    Column("reference", String(200), nullable=False, default=""),  # FreshBooks id, file name
+    Column("partition_date", Date(), nullable=True),
+    Column("reason_code", String(40), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("field", String(200), nullable=True),
+    Column("value", Text(), nullable=True),
+    Column("raw", LargeBinary(), nullable=True),
+    Column("raw_size", BigInteger(), nullable=True),
+    Column("detail", Text(), nullable=False, default="{}"),
+    Column("state", String(20), nullable=False),  # open | retrying | resolved | dismissed
+    Column("occurrences", Integer(), nullable=False, default=1),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("resolution", Text(), nullable=True),
+    Column("run_id", String(64), nullable=True),
+    UniqueConstraint("item_key", "digest"),
+    Index(None, "state", "stage"),
+)
+
+# Cool-downs after an outside service refused us for a reason that waiting or a person must fix (a refused Cleo
+# login): until ``until`` no process tries again, so retries, schedules and overlapping runs cannot lock the
+# account.
+cooldowns = Table(
+    "cooldowns",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("until", UtcDateTime(), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("attempts", Integer(), nullable=False, default=1),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
