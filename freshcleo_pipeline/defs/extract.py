@@ -30,4 +30,7 @@ def freshbooks_documents(context: dg.AssetExecutionContext, pipeline: PipelineRe
         **counter_metadata("new_versions", summary.new_versions),
         **counter_metadata("deleted", summary.deleted),
         **counter_metadata("reference_new_versions", summary.reference),
+        "quarantined": sum(summary.quarantined.values()),
+        **counter_metadata("quarantined", summary.quarantined),
+        **counter_metadata("retried_from_quarantine", summary.retried),
     })

@@ -31,6 +31,8 @@ def normalized_documents(context: dg.AssetExecutionContext, pipeline: PipelineRe
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(summary.statuses.values()),
         "warnings": summary.warnings,
+        "quarantined": sum(summary.quarantined.values()),
+        **counter_metadata("quarantined", summary.quarantined),
         **counter_metadata("status", summary.statuses),
         **counter_metadata("partner", summary.per_partner),
         **{f"routed_total/{k}": v for k, v in totals.items()},

@@ -1,9 +1,16 @@
 """The read-only FreshBooks client: authenticated listing with paging, totals check and incremental windows.
 
-Owns the accounting paths, the envelope, paging (``per_page=100`` to ``pages``, the received count checked
-against ``total``), the ``updated`` windows per kind, the deleted-documents pass, and the authenticator that
-keeps an access token valid through the token vault. Records come back as the raw dicts the API sent: the
-ledger stores them as snapshots and ``normalize.py`` reads them.
+Owns the envelope, paging (``per_page=100`` to ``pages``, the received count checked against ``total``), the
+``updated`` windows per kind, the deleted-documents pass, single-record GETs, and the authenticator that keeps
+an access token valid through the token vault. Paths, id fields, timestamps and includes per kind come from
+``fields.FIELDS``. Records come back as the raw dicts the API sent: the ledger stores them as snapshots and
+``normalize.py`` reads them.
+
+One record never fails a listing: every element is screened as it arrives (:func:`screen`), and an element that
+is not an object, has no id, holds a string over the field cap, or whose timestamp cannot be placed in the
+window comes back as a :class:`Reject` beside the usable records (:meth:`FreshBooksClient.scan`,
+:meth:`~FreshBooksClient.scan_updated`, :meth:`~FreshBooksClient.get_one`). Over-cap values are dropped with
+the page they came in, never kept whole.
 
 It must not write: no method creates or changes invoices, bills, payments or their status. The webhook module
 makes the only writes (callback registration) through ``client.http`` + ``client.authenticator``.
@@ -13,17 +20,20 @@ Retries, backoff and the request budget are the shared ``freshcleo_pipeline.http
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from freshcleo_pipeline.documents import content_version
 from freshcleo_pipeline.errors import ApiError, DataError
+from freshcleo_pipeline.freshbooks.fields import KindFields, fields_of, label, oversized, source_id, updated_at
 from freshcleo_pipeline.freshbooks.oauth import SERVICE, OAuthApp, fetch_identity, refresh_tokens, vault_for
-from freshcleo_pipeline.freshbooks.timestamps import Zone, eastern_day_filter, parse_timestamp
+from freshcleo_pipeline.freshbooks.timestamps import eastern_day_filter
 from freshcleo_pipeline.http import HttpClient, RequestBudget, RetryPolicy
 from freshcleo_pipeline.ledger import Ledger
 from freshcleo_pipeline.ledger.tokens import StoredGrant, TokenSet, TokenVault, utc_now
@@ -36,44 +46,132 @@ PER_PAGE = 100
 REFRESH_MARGIN = dt.timedelta(minutes=5)
 VIS_ACTIVE_AND_ARCHIVED: tuple[tuple[str, str], ...] = ()
 VIS_DELETED = (("search[vis_state]", "1"),)
-
-
-@dataclass(frozen=True)
-class Resource:
-    """How one kind of record is listed and which of its fields says when it last changed."""
-
-    kind: str
-    path: str
-    key: str
-    id_field: str
-    updated_field: str | None  # None: the API gives this kind no timestamp at all
-    zone: Zone
-    server_filter: bool  # accepts search[updated_min]/[updated_max]
-    includes: tuple[str, ...] = ()
-
-
-RESOURCES: dict[str, Resource] = {r.kind: r for r in (
-    Resource("invoices", "invoices/invoices", "invoices", "id", "updated", "eastern", True, ("lines",)),
-    Resource("payments", "payments/payments", "payments", "id", "updated", "eastern", True),
-    Resource("clients", "users/clients", "clients", "id", "updated", "eastern", True),
-    Resource("items", "items/items", "items", "id", "updated", "eastern", True),
-    # Bills and vendors document no updated filter: scanned in full and filtered on their UTC updated_at.
-    Resource("bills", "bills/bills", "bills", "id", "updated_at", "utc", False),
-    Resource("bill_vendors", "bill_vendors/bill_vendors", "bill_vendors", "vendorid", "updated_at", "utc", False),
-    # Bill payments carry no timestamp: every scan returns them all; the pipeline dedupes by content version.
-    Resource("bill_payments", "bill_payments/bill_payments", "bill_payments", "id", None, "utc", False),
-)}
+#: The default cap on one string in a record (settings carry the configured one).
+MAX_FIELD_BYTES = 1024 * 1024
 
 
 class ListingIncompleteError(ApiError):
     """Two full passes over a list disagreed with the ``total`` FreshBooks reported."""
 
 
-def resource(kind: str) -> Resource:
-    try:
-        return RESOURCES[kind]
-    except KeyError:
-        raise ValueError(f"kind: got {kind!r}; expected one of {', '.join(RESOURCES)}") from None
+@dataclass(frozen=True)
+class Reject:
+    """A record the client could not hand over as a usable object, with what a person needs to act on it.
+
+    ``raw`` is the record as received when it is small enough to keep (None for over-cap records: only their
+    size and digest are kept); ``digest`` is the SHA-256 of its canonical JSON; ``moment`` its last change when
+    that could still be read (so the pipeline can tell which partition it belongs to).
+    """
+
+    kind: str  # ledger kind ("invoice")
+    source_id: str | None
+    code: str  # not_an_object, bad_field, field_too_large, unexpected_error, not_found
+    field: str | None
+    value: object
+    expected: str
+    reason: str
+    raw: bytes | None
+    raw_size: int
+    digest: str
+    moment: dt.datetime | None = None
+
+    @property
+    def item_key(self) -> str:
+        return item_key(self.kind, self.source_id, self.digest)
+
+    @classmethod
+    def of(cls, kind: str, raw: object, code: str, field: str | None, value: object, expected: str, *,
+           reason: str | None = None, keep_raw: bool = True, moment: dt.datetime | None = None) -> Reject:
+        digest, size = measure(raw)
+        kept = json.dumps(raw, ensure_ascii=False, default=str).encode("utf-8") if keep_raw else None
+        text = reason or str(DataError(label(kind, raw), field or "(document)", value, expected))
+        return cls(fields_of(kind).singular, source_id(kind, raw), code, field, value, expected, text, kept, size,
+                   digest, moment)
+
+    @classmethod
+    def bad_field(cls, kind: str, raw: object, error: DataError, moment: dt.datetime | None = None) -> Reject:
+        return cls.of(kind, raw, "bad_field", error.field, error.value, error.expected, reason=str(error),
+                      moment=moment)
+
+    @classmethod
+    def unexpected(cls, kind: str, raw: object, error: Exception, moment: dt.datetime | None = None) -> Reject:
+        what = f"unexpected {type(error).__name__}: {error}"
+        return cls.of(kind, raw, "unexpected_error", None, None, f"a record the pipeline can read ({what})",
+                      reason=f"{label(kind, raw)}: {what}", moment=moment)
+
+    def error(self) -> DataError:
+        document = f"{fields_of(self.kind).label} {self.source_id or '(no id)'}"
+        return DataError(document, self.field or "(document)", self.value, self.expected)
+
+
+def item_key(kind: str, ident: str | None, digest: str = "") -> str:
+    """The quarantine key of a FreshBooks record: ``freshbooks:invoice:31008`` (by digest when it has no id)."""
+    return f"freshbooks:{fields_of(kind).singular}:{ident if ident is not None else '#' + digest[:16]}"
+
+
+def measure(raw: object) -> tuple[str, int]:
+    """(SHA-256 of the canonical JSON, size of the JSON as received) without building either text whole."""
+    digest = hashlib.sha256()
+    for chunk in json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).iterencode(raw):
+        digest.update(chunk.encode("utf-8", "surrogatepass"))
+    size = sum(len(chunk.encode("utf-8", "surrogatepass"))
+               for chunk in json.JSONEncoder(ensure_ascii=False, default=str).iterencode(raw))
+    return digest.hexdigest(), size
+
+
+def screen(kind: str, raw: object, max_field_bytes: int) -> dict[str, Any] | Reject:
+    """The record as a usable object, or the Reject saying why not (not an object, no id, a string over the cap).
+
+    An over-cap record is never kept whole: the Reject holds its size, digest and a short preview only, so the
+    big value is freed with the page it came in.
+    """
+    facts = fields_of(kind)
+    if not isinstance(raw, dict):
+        return Reject.of(kind, raw, "not_an_object", "(document)", _preview(raw),
+                         f"a JSON object (got {type(raw).__name__})")
+    if source_id(kind, raw) is None:
+        return Reject.of(kind, raw, "bad_field", facts.id_field, raw.get(facts.id_field), "an id")
+    big = oversized(raw, max_field_bytes)
+    if big is not None:
+        path, size = big
+        moment: dt.datetime | None
+        try:
+            moment = updated_at(kind, raw)
+        except DataError:
+            moment = None
+        expected = f"at most {max_field_bytes} bytes per field (FRESHCLEO_FRESHBOOKS_MAX_FIELD_BYTES)"
+        return Reject.of(kind, raw, "field_too_large", path, f"{size} bytes", expected,
+                         reason=f"{label(kind, raw)}: field {path} holds {size} bytes; expected {expected}; the "
+                                "record was not stored", keep_raw=False, moment=moment)
+    return raw
+
+
+def _preview(value: object, limit: int = 80) -> object:
+    # Containers and long text are named, not copied, into a reason.
+    if isinstance(value, list | tuple):
+        return f"<{type(value).__name__} of {len(value)}>"
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    return value
+
+
+@dataclass
+class Listing:
+    """Usable records and the rejects of one listing; a listing never fails because of one record."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def __iadd__(self, other: Listing) -> Listing:
+        self.records += other.records
+        self.rejects += other.rejects
+        return self
+
+    def strict(self) -> list[dict[str, Any]]:
+        """The records, or the first reject as a DataError (for callers that cannot set records aside)."""
+        if self.rejects:
+            raise self.rejects[0].error()
+        return self.records
 
 
 # ---- authentication ----
@@ -163,10 +261,12 @@ def account_budget(api_url: str, account_id: str, rate: float) -> RequestBudget:
 class FreshBooksClient:
     """Read-only access to one FreshBooks account."""
 
-    def __init__(self, http: HttpClient, authenticator: VaultAuthenticator, account_id: str) -> None:
+    def __init__(self, http: HttpClient, authenticator: VaultAuthenticator, account_id: str, *,
+                 max_field_bytes: int = MAX_FIELD_BYTES) -> None:
         self.http = http
         self.authenticator = authenticator
         self.account_id = account_id
+        self.max_field_bytes = max_field_bytes
 
     def __repr__(self) -> str:
         return f"FreshBooksClient(account_id={self.account_id!r}, base_url={self.http.base_url!r})"
@@ -188,7 +288,8 @@ class FreshBooksClient:
         rate = requests_per_second or settings.freshbooks_requests_per_second
         http = HttpClient(SERVICE, api_url, policy=policy or RetryPolicy(),
                           budget=account_budget(api_url, account_id, rate), sleep=sleep or time.sleep)
-        return cls(http, VaultAuthenticator(vault, http, OAuthApp.from_settings(settings)), account_id)
+        return cls(http, VaultAuthenticator(vault, http, OAuthApp.from_settings(settings)), account_id,
+                   max_field_bytes=settings.freshbooks_max_field_bytes)
 
     def close(self) -> None:
         self.http.close()
@@ -209,77 +310,120 @@ class FreshBooksClient:
         except ValueError:
             raise ApiError(SERVICE, "GET", path, response.status_code, "response is not JSON") from None
 
-    def _list_path(self, res: Resource) -> str:
+    def _list_path(self, res: KindFields) -> str:
         return f"/accounting/account/{self.account_id}/{res.path}"
 
-    def iter_pages(self, kind: str,
-                   params: Sequence[tuple[str, str]] = ()) -> Iterator[tuple[list[dict[str, Any]], int]]:
-        """(records, reported total) per page, pages 1..``pages`` at ``per_page=100``."""
-        res = resource(kind)
+    def _pass(self, res: KindFields, params: Sequence[tuple[str, str]]) -> tuple[Listing, int, set[str]]:
+        """One pass over pages 1..``pages`` at ``per_page=100``: screened records, the last reported total, and
+        the distinct identities seen (ids; a digest for elements without one)."""
         path = self._list_path(res)
         base = [("per_page", str(PER_PAGE)), *(("include[]", inc) for inc in res.includes), *params]
+        listing = Listing()
+        seen: set[str] = set()
+        total = 0
         page = 1
         while True:
             body = self.get_json(path, [("page", str(page)), *base])
-            records, pages, total = _unwrap_list(body, res, path)
-            yield records, total
-            if not records or page >= pages:
-                return
+            elements, pages, total = _unwrap_list(body, res, path)
+            del body
+            # Screened page by page, so an over-cap value is dropped before the next page is read.
+            for element in elements:
+                screened = screen(res.kind, element, self.max_field_bytes)
+                if isinstance(screened, Reject):
+                    listing.rejects.append(screened)
+                    seen.add(screened.source_id or "#" + screened.digest)
+                else:
+                    listing.records.append(screened)
+                    seen.add(str(source_id(res.kind, screened)))
+            count = len(elements)
+            del elements
+            if not count or page >= pages:
+                return listing, total, seen
             page += 1
-
-    def _full_pass(self, kind: str, params: Sequence[tuple[str, str]]) -> tuple[list[dict[str, Any]], int]:
-        records: list[dict[str, Any]] = []
-        total = 0
-        for page_records, page_total in self.iter_pages(kind, params):
-            records.extend(page_records)
-            total = page_total  # the last page's count is the newest
-        return records, total
 
     # ---- listing ----
 
-    def list_all(self, kind: str, *, deleted: bool = False,
-                 search: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-        """Every record of ``kind`` (active and archived, or only deleted ones), raw, checked against ``total``.
+    def scan(self, kind: str, *, deleted: bool = False, search: Mapping[str, str] | None = None) -> Listing:
+        """Every record of ``kind`` (active and archived, or only deleted ones), checked against ``total``;
+        records that are not usable objects come back as rejects, never as an error of the whole listing.
 
         A list that changes during the scan can shift records across page boundaries, so a pass whose count
         of distinct ids disagrees with ``total`` is repeated once before giving up.
         """
-        res = resource(kind)
+        res = fields_of(kind)
         params = [*(VIS_DELETED if deleted else VIS_ACTIVE_AND_ARCHIVED),
                   *((f"search[{name}]", value) for name, value in (search or {}).items())]
         for attempt in (1, 2):
-            records, total = self._full_pass(kind, params)
-            distinct = {str(r.get(res.id_field)) for r in records}
-            if len(distinct) == total:
-                return _dedupe(records, res)
+            listing, total, seen = self._pass(res, params)
+            if len(seen) == total:
+                listing.records = _dedupe(listing.records, res)
+                return listing
             log.warning("freshbooks %s list of account %s: %d distinct records, total says %d (pass %d)",
-                        kind, self.account_id, len(distinct), total, attempt)
+                        kind, self.account_id, len(seen), total, attempt)
         raise ListingIncompleteError(SERVICE, "GET", self._list_path(res), 200,
-                                     f"received {len(distinct)} distinct {kind} twice, but total says {total}")
+                                     f"received {len(seen)} distinct {kind} twice, but total says {total}")
 
-    def list_updated(self, kind: str, start: dt.datetime, end: dt.datetime, *,
-                     include_deleted: bool = True) -> list[dict[str, Any]]:
+    def scan_updated(self, kind: str, start: dt.datetime, end: dt.datetime, *,
+                     include_deleted: bool = True) -> Listing:
         """Records of ``kind`` whose last change falls in the UTC window [start, end), deleted ones included.
 
-        Invoices, payments, clients and items use the day-granular Eastern ``updated`` filters, over-fetching
-        a day each side, then filter exactly. Bills and bill vendors are scanned and filtered on ``updated_at``.
-        Bill payments have no timestamp: all of them are returned. Distinct (id, content) pairs only.
+        Kinds the server filters use the day-granular Eastern ``updated`` filters, over-fetching a day each
+        side, then filter exactly; the others are scanned and filtered on their own field (``fields.FIELDS``).
+        Kinds without a timestamp (bill payments) are returned whole. A record whose timestamp cannot be read
+        cannot be placed in a window: it is returned as a reject (with no ``moment``), as are rejects whose
+        timestamp still places them in the window or cannot tell.
         """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("window bounds must be timezone-aware UTC datetimes")
         if end <= start:
             raise ValueError(f"window: start {start.isoformat()} must be before end {end.isoformat()}")
-        res = resource(kind)
+        res = fields_of(kind)
         search: dict[str, str] = {}
         if res.server_filter:
             first, last = eastern_day_filter(start, end)
             search = {"updated_min": first.isoformat(), "updated_max": last.isoformat()}
-        records = self.list_all(kind, search=search)
+        listing = self.scan(kind, search=search)
         if include_deleted:
-            records += self.list_all(kind, deleted=True, search=search)
-        if res.updated_field is not None:
-            records = [r for r in records if start <= updated_at(r, res) < end]
-        return _dedupe(records, res)
+            listing += self.scan(kind, deleted=True, search=search)
+        if not res.updated:
+            listing.records = _dedupe(listing.records, res)
+            return listing
+        out = Listing(rejects=[r for r in listing.rejects if r.moment is None or start <= r.moment < end])
+        for record in listing.records:
+            try:
+                moment = updated_at(kind, record)
+            except DataError as exc:
+                out.rejects.append(Reject.bad_field(kind, record, exc))
+                continue
+            if moment is None:
+                out.rejects.append(Reject.of(kind, record, "bad_field", res.updated[0], None,
+                                             "the time FreshBooks last changed it (the field is empty)"))
+            elif start <= moment < end:
+                out.records.append(record)
+        out.records = _dedupe(out.records, res)
+        return out
+
+    def list_all(self, kind: str, *, deleted: bool = False,
+                 search: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """:meth:`scan`, for callers that cannot set records aside: the first reject raises its DataError."""
+        return self.scan(kind, deleted=deleted, search=search).strict()
+
+    def list_updated(self, kind: str, start: dt.datetime, end: dt.datetime, *,
+                     include_deleted: bool = True) -> list[dict[str, Any]]:
+        """:meth:`scan_updated`, for callers that cannot set records aside: the first reject raises."""
+        return self.scan_updated(kind, start, end, include_deleted=include_deleted).strict()
+
+    def get_one(self, kind: str, ident: str) -> dict[str, Any] | Reject:
+        """One record by id (with the kind's includes), screened like a listed one. Read-only."""
+        res = fields_of(kind)
+        path = f"{self._list_path(res)}/{ident}"
+        body = self.get_json(path, [("include[]", inc) for inc in res.includes])
+        try:
+            record = body["response"]["result"][res.singular]
+        except (KeyError, TypeError):
+            raise ApiError(SERVICE, "GET", path, 200, f"expected response.result.{res.singular}") from None
+        del body
+        return screen(kind, record, self.max_field_bytes)
 
     # ---- reference data ----
 
@@ -297,21 +441,7 @@ class FreshBooksClient:
         return fetch_identity(self.http, self.authenticator)
 
 
-def updated_at(record: Mapping[str, Any], res: Resource) -> dt.datetime:
-    """The record's last-change time as aware UTC (the kind's own field and zone)."""
-    assert res.updated_field is not None
-    value = record.get(res.updated_field)
-    if not isinstance(value, str) or not value:
-        raise DataError(f"freshbooks {res.kind} {record.get(res.id_field)}", res.updated_field, value,
-                        "a 'YYYY-MM-DD HH:MM:SS' timestamp")
-    try:
-        return parse_timestamp(value, res.zone)
-    except ValueError:
-        raise DataError(f"freshbooks {res.kind} {record.get(res.id_field)}", res.updated_field, value,
-                        "a 'YYYY-MM-DD HH:MM:SS' timestamp") from None
-
-
-def _unwrap_list(body: Any, res: Resource, path: str) -> tuple[list[dict[str, Any]], int, int]:
+def _unwrap_list(body: Any, res: KindFields, path: str) -> tuple[list[dict[str, Any]], int, int]:
     try:
         result = body["response"]["result"]
         records = result[res.key]
@@ -325,7 +455,7 @@ def _unwrap_list(body: Any, res: Resource, path: str) -> tuple[list[dict[str, An
     return records, pages, total
 
 
-def _dedupe(records: list[dict[str, Any]], res: Resource) -> list[dict[str, Any]]:
+def _dedupe(records: list[dict[str, Any]], res: KindFields) -> list[dict[str, Any]]:
     """Distinct (id, content) pairs, first occurrence order."""
     if len({str(r.get(res.id_field)) for r in records}) == len(records):
         return records  # the usual case; hashing every record would cost more than the listing

@@ -114,9 +114,8 @@ from freshcleo_pipeline.documents import (
     content_version,
 )
 from freshcleo_pipeline.errors import DataError
-from freshcleo_pipeline.freshbooks import schemas
+from freshcleo_pipeline.freshbooks import fields, schemas
 from freshcleo_pipeline.freshbooks.schemas import document_label, field_path, parse
-from freshcleo_pipeline.freshbooks.timestamps import Zone, parse_timestamp
 from freshcleo_pipeline.partners import Company
 
 RawObject = Mapping[str, Any]
@@ -348,24 +347,38 @@ def _source(kind: DocumentKind, raw: RawObject, ctx: NormalizeContext, source_id
 def _required_updated(kind: DocumentKind, raw: RawObject) -> dt.datetime:
     when = updated_at(kind, raw)
     if when is None:
-        raise DataError(document_label(kind, raw), _UPDATED[kind][0][0], None, "the time FreshBooks last updated it")
+        raise DataError(document_label(kind, raw), fields.fields_of(kind.value).updated[0], None,
+                        "the time FreshBooks last updated it")
     return when
 
 
 # --- invoices --------------------------------------------------------------------------------------------
 
 
-def _invoice_taxes(line: schemas.InvoiceLine, discounted: Decimal) -> tuple[Tax, ...]:
+def _tax(label: str, where: str, source: Decimal, name: str, percent: Decimal, amount: Decimal) -> Tax:
+    """A line tax; one the document cannot hold (12 integer digits at most) is a DataError naming the FreshBooks
+    field behind it (``where`` = ``source``: the rate it was computed from, or the tax amount as given)."""
+    try:
+        return Tax(name=name, percent=percent, amount=amount)
+    except ValidationError as exc:
+        problem = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+        raise DataError(label, where, str(source),
+                        f"a value giving a line tax a document can hold (the tax would be {amount}: {problem})"
+                        ) from None
+
+
+def _invoice_taxes(line: schemas.InvoiceLine, discounted: Decimal, label: str, where: str) -> tuple[Tax, ...]:
     taxes: list[Tax] = []
     first = _ZERO
     if line.taxAmount1:
         first = _cents(discounted * line.taxAmount1 / _HUNDRED)
-        taxes.append(Tax(name=line.taxName1, percent=line.taxAmount1, amount=first))
+        taxes.append(_tax(label, f"{where}.taxAmount1", line.taxAmount1, line.taxName1, line.taxAmount1, first))
     if line.taxAmount2:
         # Compounding (tax 2 on amount + tax 1) is FreshBooks' meaning as far as known; the totals check warns
         # when FreshBooks computed otherwise.
         base = discounted + first if line.compounded_tax else discounted
-        taxes.append(Tax(name=line.taxName2, percent=line.taxAmount2, amount=_cents(base * line.taxAmount2 / _HUNDRED)))
+        taxes.append(_tax(label, f"{where}.taxAmount2", line.taxAmount2, line.taxName2, line.taxAmount2,
+                          _cents(base * line.taxAmount2 / _HUNDRED)))
     return tuple(taxes)
 
 
@@ -391,7 +404,7 @@ def normalize_invoice(raw: RawObject, ctx: NormalizeContext) -> Normalized[Invoi
         lines.append(_build(
             Line, label, line_number=index + 1, name=item.name, description=item.description, quantity=qty,
             unit_price=unit_price, amount=amount, sku=ctx.sku(item.name) if item.name else "",
-            taxes=_invoice_taxes(item, discounted),
+            taxes=_invoice_taxes(item, discounted, label, where),
         ))
 
     subtotal = sum((line.amount for line in lines), _ZERO)
@@ -458,13 +471,16 @@ def normalize_invoice(raw: RawObject, ctx: NormalizeContext) -> Normalized[Invoi
 # --- bills -----------------------------------------------------------------------------------------------
 
 
-def _bill_tax(name: str, percent: Decimal | None, amount: schemas.Money | None, base: Decimal) -> Tax | None:
+def _bill_tax(name: str, percent: Decimal | None, amount: schemas.Money | None, base: Decimal, label: str,
+              where: str, number: int) -> Tax | None:
     if amount is None and not percent:
         return None
     money = amount.amount if amount is not None else _cents(base * (percent or _ZERO) / _HUNDRED)
     if not money and not percent:
         return None
-    return Tax(name=name, percent=percent or _ZERO, amount=money)
+    if amount is not None:
+        return _tax(label, f"{where}.tax_amount{number}.amount", money, name, percent or _ZERO, money)
+    return _tax(label, f"{where}.tax_percent{number}", percent or _ZERO, name, percent or _ZERO, money)
 
 
 def _bill_vendor(bill: schemas.Bill, ctx: NormalizeContext, label: str) -> schemas.BillVendor:
@@ -490,9 +506,9 @@ def normalize_bill(raw: RawObject, ctx: NormalizeContext) -> Normalized[Purchase
         unit_price, amount = item.unit_cost.amount, item.amount.amount
         qty = _quantity(item.quantity, unit_price, amount, where, warn)
         _check_line_amount(qty, unit_price, amount, where, warn)
-        first = _bill_tax(item.tax_name1, item.tax_percent1, item.tax_amount1, amount)
+        first = _bill_tax(item.tax_name1, item.tax_percent1, item.tax_amount1, amount, label, where, 1)
         base2 = amount + (first.amount if first and item.compounded_tax else _ZERO)
-        second = _bill_tax(item.tax_name2, item.tax_percent2, item.tax_amount2, base2)
+        second = _bill_tax(item.tax_name2, item.tax_percent2, item.tax_amount2, base2, label, where, 2)
         lines.append(_build(
             Line, label, line_number=number, description=item.description, quantity=qty, unit_price=unit_price,
             amount=amount, taxes=tuple(t for t in (first, second) if t is not None),
@@ -649,12 +665,7 @@ def normalize(kind: DocumentKind | str, raw: RawObject, ctx: NormalizeContext, *
 
 
 def _vis_state(kind: DocumentKind, raw: RawObject) -> int:
-    value = raw.get("vis_state", 0)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int | str) or str(value).strip() not in ("0", "1", "2"):
-        raise DataError(document_label(kind, raw), "vis_state", value, "0 (active), 1 (deleted) or 2 (archived)")
-    return int(value)
+    return fields.vis_state(kind.value, raw)
 
 
 def _is_draft(raw: RawObject) -> tuple[bool, str]:
@@ -721,35 +732,13 @@ def _client_keys(client_id: str | None, ctx: NormalizeContext, organization: str
     return client.id, client.organization or organization, client.email
 
 
-#: Per kind: the timestamp fields in order of preference, and their zone (reference §10).
-_UPDATED: dict[DocumentKind, tuple[tuple[str, ...], Zone]] = {
-    DocumentKind.INVOICE: (("updated",), "eastern"),
-    DocumentKind.PAYMENT: (("updated",), "eastern"),
-    DocumentKind.BILL: (("updated_at", "created_at"), "utc"),
-    DocumentKind.BILL_PAYMENT: ((), "utc"),
-}
-
-
 def updated_at(kind: DocumentKind | str, raw: RawObject) -> dt.datetime | None:
     """The aware UTC instant FreshBooks last updated this document; None for bill payments (no timestamp).
 
     Invoices use the invoice's own ``updated`` (not its lines'): it is what FreshBooks' ``updated_min/max``
     filter reads, so the pipeline's exact filtering agrees with the server's.
     """
-    kind = DocumentKind(kind)
-    names, zone = _UPDATED[kind]
-    for name in names:
-        value = raw.get(name)
-        if value is None or value == "":
-            continue
-        if isinstance(value, str):
-            try:
-                return parse_timestamp(value, zone)
-            except ValueError:
-                pass
-        tz = "US/Eastern" if zone == "eastern" else "UTC"
-        raise DataError(document_label(kind, raw), name, value, f"a timestamp 'YYYY-MM-DD HH:MM:SS' ({tz})")
-    return None
+    return fields.updated_at(DocumentKind(kind).value, raw)
 
 
 #: Fields FreshBooks changes by itself (payments recorded, sending, archiving, bookkeeping) that change nothing

@@ -2,8 +2,8 @@
 
 Owns the parsing of FreshBooks values: money and quantity strings become ``Decimal`` (a float is refused, never
 converted), ``YYYY-MM-DD`` strings become dates, timestamps become aware UTC through
-:func:`freshcleo_pipeline.freshbooks.timestamps.parse_timestamp` (US/Eastern for accounting objects, UTC for
-bills and bill vendors), ids become strings. Unknown fields are ignored, so new API fields never break a sync;
+:func:`freshcleo_pipeline.freshbooks.timestamps.parse_timestamp` in the zone ``fields.FIELDS`` gives the
+kind, ids become strings. Unknown fields are ignored, so new API fields never break a sync;
 the fields we use are strict, and :func:`parse` turns the first bad one into a
 :class:`~freshcleo_pipeline.errors.DataError` naming the document, the field path and the value.
 
@@ -21,7 +21,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from freshcleo_pipeline.errors import DataError
-from freshcleo_pipeline.freshbooks.timestamps import Zone, parse_timestamp
+from freshcleo_pipeline.freshbooks.fields import fields_of, timestamp_expected
+from freshcleo_pipeline.freshbooks.timestamps import parse_timestamp
 
 # --- value parsers ---------------------------------------------------------------------------------------
 
@@ -115,7 +116,10 @@ def _optional_date(value: object) -> dt.date | None:
     return _date(value)
 
 
-def _timestamp(zone: Zone) -> Any:
+def _timestamp(kind: str) -> Any:
+    """The parser of a kind's timestamps, in the zone the field table gives that kind."""
+    zone = fields_of(kind).zone
+
     def parse_one(value: object) -> dt.datetime | None:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
@@ -124,7 +128,7 @@ def _timestamp(zone: Zone) -> Any:
                 return parse_timestamp(value, zone)
             except ValueError:
                 pass
-        raise _fail(f"a timestamp 'YYYY-MM-DD HH:MM:SS' ({'US/Eastern' if zone == 'eastern' else 'UTC'})")
+        raise _fail(timestamp_expected(zone))
 
     return parse_one
 
@@ -136,10 +140,13 @@ Id = Annotated[str, BeforeValidator(_id)]
 OptId = Annotated[str | None, BeforeValidator(_optional_id)]
 Date = Annotated[dt.date, BeforeValidator(_date)]
 OptDate = Annotated[dt.date | None, BeforeValidator(_optional_date)]
-#: Accounting timestamps (invoice, line, payment, client, item): naive US/Eastern in the API.
-EasternTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("eastern"))]
-#: Bill and bill-vendor timestamps: naive UTC in the API.
-UtcTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("utc"))]
+# Timestamps per kind; the zone of each comes from ``fields.FIELDS`` (reference §10).
+InvoiceTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("invoices"))]
+PaymentTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("payments"))]
+ClientTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("clients"))]
+ItemTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("items"))]
+BillTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("bills"))]
+VendorTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("bill_vendors"))]
 
 
 class _Api(BaseModel):
@@ -179,8 +186,8 @@ class Invoice(_Api):
     create_date: Date
     due_date: OptDate = None
     due_offset_days: int | None = None
-    created_at: EasternTime = None
-    updated: EasternTime = None
+    created_at: InvoiceTime = None
+    updated: InvoiceTime = None
     currency_code: Text = ""
     po_number: Text = ""
     discount_value: OptDec = None  # percent
@@ -245,8 +252,8 @@ class BillVendor(_Api):
     province: Text = ""
     postal_code: Text = ""
     country: Text = ""
-    created_at: UtcTime = None
-    updated_at: UtcTime = None
+    created_at: VendorTime = None
+    updated_at: VendorTime = None
     vis_state: int = 0
 
 
@@ -276,8 +283,8 @@ class Bill(_Api):
     paid: Money | None = None
     outstanding: Money | None = None
     status: Text = ""
-    created_at: UtcTime = None
-    updated_at: UtcTime = None
+    created_at: BillTime = None
+    updated_at: BillTime = None
     vis_state: int = 0
     lines: tuple[BillLine, ...] = ()
 
@@ -293,7 +300,7 @@ class Payment(_Api):
     note: Text = ""
     transactionid: Text = ""
     from_credit: bool = False
-    updated: EasternTime = None
+    updated: PaymentTime = None
     vis_state: int = 0
 
 
@@ -318,7 +325,7 @@ class Client(_Api):
     s_country: Text = ""
     bus_phone: Text = ""
     mob_phone: Text = ""
-    updated: EasternTime = None
+    updated: ClientTime = None
     vis_state: int = 0
 
 
@@ -328,7 +335,7 @@ class Item(_Api):
     description: Text = ""
     sku: Text = ""
     unit_cost: Money | None = None
-    updated: EasternTime = None
+    updated: ItemTime = None
     vis_state: int = 0
 
 

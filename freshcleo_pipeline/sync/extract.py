@@ -6,6 +6,13 @@ by their ``paid_date`` (a stable business date: a re-run puts each one in the sa
 content change becomes a new version there. Reference data (clients, vendors, items) is stored as unpartitioned
 snapshots for normalization. Deleted documents are included so the partner's cancel policy can apply.
 Nothing is written back to FreshBooks.
+
+One record never stops the others: a record the listing could not hand over (not an object, an unreadable
+timestamp, a string over ``FRESHCLEO_FRESHBOOKS_MAX_FIELD_BYTES``) or that fails here for any reason is set aside
+in the quarantine (stage ``extract``) with its id, field, value and reason, and the run goes on. A record whose
+timestamp cannot be read cannot be placed in a partition, so every run that sees it sets it aside again (the
+quarantine counts the sightings). A later version that extracts resolves the item's entries; entries a person
+set to ``retrying`` are fetched again by id at the start of the next extract.
 """
 
 from __future__ import annotations
@@ -15,19 +22,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from freshcleo_pipeline.documents import DocumentKind, content_version
-from freshcleo_pipeline.freshbooks.client import FreshBooksClient, resource
+from freshcleo_pipeline.errors import ApiError, AuthError, DataError
+from freshcleo_pipeline.freshbooks import fields
+from freshcleo_pipeline.freshbooks.client import FreshBooksClient, Listing, Reject, item_key
 from freshcleo_pipeline.freshbooks.normalize import source_version, updated_at
-from freshcleo_pipeline.ledger import audit, snapshots
+from freshcleo_pipeline.ledger import audit, quarantine, snapshots
 from freshcleo_pipeline.sync.context import SyncContext, window
 
 #: FreshBooks listing kind of each document kind.
-LISTING: dict[DocumentKind, str] = {
-    DocumentKind.INVOICE: "invoices",
-    DocumentKind.BILL: "bills",
-    DocumentKind.PAYMENT: "payments",
-    DocumentKind.BILL_PAYMENT: "bill_payments",
-}
+LISTING: dict[DocumentKind, str] = {kind: fields.fields_of(kind.value).kind for kind in DocumentKind}
 REFERENCE: dict[str, str] = {"client": "clients", "bill_vendor": "bill_vendors", "item": "items"}
 
 
@@ -37,25 +43,60 @@ class ExtractSummary:
     new_versions: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
     reference: Counter[str] = field(default_factory=Counter)
+    quarantined: Counter[str] = field(default_factory=Counter)  # kind → records set aside this run
+    retried: Counter[str] = field(default_factory=Counter)  # stored / quarantined / waiting → retried entries
+    # Items set aside in this run: a record met twice (listed, then fetched as a payment's parent) counts once.
+    set_aside: set[str] = field(default_factory=set)
 
 
 def source_id_of(kind: DocumentKind | str, raw: dict[str, Any]) -> str:
-    res = resource(LISTING[DocumentKind(kind)] if kind in DocumentKind._value2member_map_ else REFERENCE[kind])
-    value = raw.get(res.id_field)
-    if value is None:
-        value = raw.get("id")
-    return str(value)
+    return str(fields.source_id(str(kind), raw))
 
 
 def partition_moment(kind: DocumentKind, raw: dict[str, Any]) -> dt.datetime:
     """The instant a document version belongs to (its last update; a bill payment's paid date)."""
     if kind is DocumentKind.BILL_PAYMENT:
-        day = dt.date.fromisoformat(str(raw.get("paid_date") or "1970-01-01"))
+        value = raw.get("paid_date") or "1970-01-01"
+        try:
+            day = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise DataError(fields.label(kind.value, raw), "paid_date", value, "a date 'YYYY-MM-DD'") from None
         return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     moment = updated_at(kind, raw)
     if moment is None:
-        raise ValueError(f"{kind.value} {raw.get('id')} has no update timestamp")
+        raise DataError(fields.label(kind.value, raw), fields.fields_of(kind.value).updated[0], None,
+                        "the time FreshBooks last changed it (the field is empty)")
     return moment
+
+
+def document_row(kind: DocumentKind, account_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot row of one listed document; raises (DataError naming the field) when it cannot be read."""
+    moment = partition_moment(kind, raw)
+    return {
+        "kind": kind.value, "account_id": account_id, "source_id": source_id_of(kind, raw),
+        "version": source_version(kind, raw),
+        "updated_at": None if kind is DocumentKind.BILL_PAYMENT else moment,
+        "partition_date": moment.date(), "vis_state": fields.vis_state(kind.value, raw), "payload": raw,
+    }
+
+
+def reference_row(kind: str, account_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "account_id": account_id, "source_id": source_id_of(kind, raw),
+            "version": content_version(raw), "updated_at": None, "partition_date": None,
+            "vis_state": fields.vis_state(kind, raw), "payload": raw}
+
+
+def reject_of(kind: str, raw: dict[str, Any], error: Exception) -> Reject:
+    """Any failure of one record as a Reject: a DataError names its field and value, anything else its type."""
+    moment: dt.datetime | None
+    try:
+        moment = (partition_moment(DocumentKind(kind), raw) if kind in DocumentKind._value2member_map_
+                  else None)
+    except Exception:  # noqa: BLE001  the failure may be this very field: the record then has no partition
+        moment = None
+    if isinstance(error, DataError):
+        return Reject.bad_field(kind, raw, error, moment)
+    return Reject.unexpected(kind, raw, error, moment)
 
 
 def extract(
@@ -66,22 +107,25 @@ def extract(
     client = ctx.freshbooks()
     try:
         account_id = client.account_id
+        _retry(ctx, client, summary)
         _store_reference(ctx, client, summary)
         for kind in kinds:
-            records = _fetch(client, kind, start, end)
-            summary.fetched[kind.value] = len(records)
+            listing = _fetch(client, kind, start, end)
+            summary.fetched[kind.value] = len(listing.records) + len(listing.rejects)
             rows: list[dict[str, Any]] = []
-            for raw in records:
-                moment = partition_moment(kind, raw)
-                if not start <= moment < end:
+            rejects = [r for r in listing.rejects if _belongs(r, start, end)]
+            for raw in listing.records:
+                try:
+                    row = document_row(kind, account_id, raw)
+                except Exception as exc:  # noqa: BLE001  one record never stops the others
+                    reject = reject_of(kind.value, raw, exc)
+                    if _belongs(reject, start, end):
+                        rejects.append(reject)
                     continue
-                rows.append({
-                    "kind": kind.value, "account_id": account_id, "source_id": source_id_of(kind, raw),
-                    "version": source_version(kind, raw),
-                    "updated_at": None if kind is DocumentKind.BILL_PAYMENT else moment,
-                    "partition_date": moment.date(), "vis_state": int(raw.get("vis_state") or 0), "payload": raw,
-                })
-                if int(raw.get("vis_state") or 0) == 1:
+                if not start <= _moment(row) < end:
+                    continue
+                rows.append(row)
+                if row["vis_state"] == 1:
                     summary.deleted[kind.value] += 1
             with ctx.ledger.begin() as conn:
                 known = snapshots.known_versions(conn, kind.value, account_id,
@@ -92,19 +136,72 @@ def extract(
                     "kind": r["kind"], "account_id": account_id, "source_id": r["source_id"], "event": "extracted",
                     "detail": {"version": r["version"], "partition": r["partition_date"].isoformat(),
                                "vis_state": r["vis_state"]}, "run_id": ctx.run_id} for r in fresh])
-            ctx.log.info("extracted %d %s (%d new versions) for %s..%s", len(rows), kind.value,
-                         summary.new_versions[kind.value], days[0], days[-1])
+                _resolve(conn, rows)
+                _set_aside(ctx, conn, account_id, rejects, summary)
+            ctx.log.info("extracted %d %s (%d new versions, %d set aside) for %s..%s", len(rows), kind.value,
+                         summary.new_versions[kind.value], len(rejects), days[0], days[-1])
             _store_referenced(ctx, client, kind, rows, summary)
     finally:
         client.close()
     return summary
 
 
-def _fetch(client: FreshBooksClient, kind: DocumentKind, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+def retry_quarantined(ctx: SyncContext) -> Counter[str]:
+    """Fetch again every extract-stage entry a person set to ``retrying``: stored ones are resolved, failing ones
+    are set aside again with the new reason. Returns outcome → entries (stored, quarantined, waiting)."""
+    summary = ExtractSummary()
+    client = ctx.freshbooks()
+    try:
+        _retry(ctx, client, summary)
+    finally:
+        client.close()
+    return summary.retried
+
+
+def _moment(row: dict[str, Any]) -> dt.datetime:
+    day: dt.date = row["partition_date"]
+    return row["updated_at"] or dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _belongs(reject: Reject, start: dt.datetime, end: dt.datetime) -> bool:
+    # A reject that can still be placed belongs to its own partition's run; one that cannot is every run's.
+    return reject.moment is None or start <= reject.moment < end
+
+
+def _fetch(client: FreshBooksClient, kind: DocumentKind, start: dt.datetime, end: dt.datetime) -> Listing:
     if kind is DocumentKind.BILL_PAYMENT:
         # No timestamp and no filter: a scan of all of them, active, archived and deleted.
-        return client.list_all("bill_payments") + client.list_all("bill_payments", deleted=True)
-    return client.list_updated(LISTING[kind], start, end)
+        listing = client.scan("bill_payments")
+        listing += client.scan("bill_payments", deleted=True)
+        return listing
+    return client.scan_updated(LISTING[kind], start, end)
+
+
+def _resolve(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Close the extract-stage entries of records that extracted now (a fixed version, or the same one)."""
+    keys = {item_key(r["kind"], r["source_id"]): r for r in rows}
+    for key in quarantine.pending_keys(conn, "extract", list(keys)):
+        row = keys[key]
+        quarantine.resolve(conn, [key], f"processed: version {row['version'][:16]} extracted", stages=("extract",))
+
+
+def _set_aside(ctx: SyncContext, conn: Connection, account_id: str, rejects: list[Reject],
+               summary: ExtractSummary) -> None:
+    for reject in rejects:
+        if reject.item_key in summary.set_aside:
+            continue
+        summary.set_aside.add(reject.item_key)
+        _put(ctx, conn, account_id, reject)
+        summary.quarantined[reject.kind] += 1
+        ctx.log.warning("set aside %s: %s", reject.item_key, reject.reason)
+
+
+def _put(ctx: SyncContext, conn: Connection, account_id: str, reject: Reject) -> quarantine.Entry:
+    return quarantine.put(
+        conn, stage="extract", item_key=reject.item_key, digest=reject.digest, kind=reject.kind,
+        reason_code=reject.code, reason=reject.reason, reference=reject.source_id or "", account_id=account_id,
+        partition_date=reject.moment.date() if reject.moment is not None else None, field=reject.field,
+        value=reject.value, raw=reject.raw, raw_size=reject.raw_size, run_id=ctx.run_id)
 
 
 #: A payment names its invoice, a bill payment its bill: normalization needs them even when they changed outside
@@ -125,34 +222,133 @@ def _store_referenced(ctx: SyncContext, client: FreshBooksClient, kind: Document
     with ctx.ledger.begin() as conn:
         have = {str(p.get("id")) for p in snapshots.latest_payloads(conn, parent.value, client.account_id,
                                                                    sorted(wanted))} if wanted else set()
-    missing = sorted(wanted - have)
+    missing = set(wanted - have)
     if not missing:
         return
+    found: list[dict[str, Any]] = []
+    rejects: list[Reject] = []
     if parent is DocumentKind.BILL:
-        found = [b for b in client.list_all("bills") + client.list_all("bills", deleted=True)
-                 if str(b.get("id")) in set(missing)]
+        listing = client.scan("bills")
+        listing += client.scan("bills", deleted=True)
+        found = [b for b in listing.records if source_id_of(parent, b) in missing]
+        rejects = [r for r in listing.rejects if r.source_id in missing]
     else:
-        found = [_get_invoice(client, ident) for ident in missing]
-    parents = [{"kind": parent.value, "account_id": client.account_id, "source_id": source_id_of(parent, raw),
-                "version": source_version(parent, raw), "updated_at": partition_moment(parent, raw),
-                "partition_date": partition_moment(parent, raw).date(), "vis_state": int(raw.get("vis_state") or 0),
-                "payload": raw} for raw in found]
+        for ident in sorted(missing):
+            got = _get(client, parent.value, ident)
+            if isinstance(got, Reject):
+                rejects.append(got)
+            elif got is not None:
+                found.append(got)
+    parents: list[dict[str, Any]] = []
+    for raw in found:
+        try:
+            parents.append(document_row(parent, client.account_id, raw))
+        except Exception as exc:  # noqa: BLE001  one record never stops the others
+            rejects.append(reject_of(parent.value, raw, exc))
     with ctx.ledger.begin() as conn:
         summary.new_versions[parent.value] += snapshots.save_snapshots(conn, parents, ctx.run_id)
+        _resolve(conn, parents)
+        _set_aside(ctx, conn, client.account_id, rejects, summary)
 
 
-def _get_invoice(client: FreshBooksClient, ident: str) -> dict[str, Any]:
-    body = client.get_json(f"/accounting/account/{client.account_id}/invoices/invoices/{ident}",
-                           [("include[]", "lines")])
-    return dict(body["response"]["result"]["invoice"])
+def _get(client: FreshBooksClient, kind: str, ident: str) -> dict[str, Any] | Reject | None:
+    """One parent by id; a parent FreshBooks cannot serve is logged and left for the normalize stage to name."""
+    try:
+        return client.get_one(kind, ident)
+    except AuthError:
+        raise
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return None
 
 
 def _store_reference(ctx: SyncContext, client: FreshBooksClient, summary: ExtractSummary) -> None:
     """Clients, vendors and items as unpartitioned snapshots (new versions only)."""
-    for kind, listing in REFERENCE.items():
-        records = client.list_all(listing)
-        rows = [{"kind": kind, "account_id": client.account_id, "source_id": source_id_of(kind, raw),
-                 "version": content_version(raw), "updated_at": None, "partition_date": None,
-                 "vis_state": int(raw.get("vis_state") or 0), "payload": raw} for raw in records]
+    for kind, listing_kind in REFERENCE.items():
+        listing = client.scan(listing_kind)
+        rows: list[dict[str, Any]] = []
+        rejects = list(listing.rejects)
+        for raw in listing.records:
+            try:
+                rows.append(reference_row(kind, client.account_id, raw))
+            except Exception as exc:  # noqa: BLE001  one record never stops the others
+                rejects.append(reject_of(kind, raw, exc))
         with ctx.ledger.begin() as conn:
             summary.reference[kind] = snapshots.save_snapshots(conn, rows, ctx.run_id)
+            _resolve(conn, rows)
+            _set_aside(ctx, conn, client.account_id, rejects, summary)
+
+
+# ---- retry of quarantined records ----
+
+
+def _retry(ctx: SyncContext, client: FreshBooksClient, summary: ExtractSummary) -> None:
+    with ctx.ledger.begin() as conn:
+        waiting = quarantine.retrying(conn, "extract")
+    for entry in waiting:
+        outcome = _retry_one(ctx, client, entry)
+        summary.retried[outcome] += 1
+        if outcome == "quarantined":
+            summary.quarantined[entry.kind] += 1
+
+
+def _retry_one(ctx: SyncContext, client: FreshBooksClient, entry: quarantine.Entry) -> str:
+    prefix, _, rest = entry.item_key.partition(":")
+    kind, _, ident = rest.partition(":")
+    account_id = entry.account_id or client.account_id
+    if prefix != "freshbooks" or kind not in fields.BY_SINGULAR:
+        return "waiting"  # not a FreshBooks record: another stage's business
+    if not ident or ident.startswith("#"):
+        note = " — it has no id to fetch it again by; once FreshBooks no longer lists it, dismiss this entry"
+        return _again(ctx, entry, reason_code=entry.reason_code,
+                      reason=entry.reason if entry.reason.endswith(note) else entry.reason + note)
+    try:
+        got = client.get_one(kind, ident)
+    except AuthError:
+        raise
+    except ApiError as exc:
+        if exc.status == 404:
+            return _again(ctx, entry, reason_code="not_found", reason=(
+                f"{fields.fields_of(kind).label} {ident}: FreshBooks answered 404 when it was fetched again by id "
+                f"({exc.detail}); dismiss this entry if the record is gone"))
+        ctx.log.warning("retry of %s postponed: %s", entry.item_key, exc)
+        return "waiting"  # FreshBooks did not answer usefully: the entry stays retrying for the next run
+    if not isinstance(got, Reject):
+        try:
+            row = (document_row(DocumentKind(kind), account_id, got) if kind in DocumentKind._value2member_map_
+                   else reference_row(kind, account_id, got))
+        except Exception as exc:  # noqa: BLE001  one record never stops the others
+            got = reject_of(kind, got, exc)
+        else:
+            with ctx.ledger.begin() as conn:
+                new = snapshots.save_snapshots(conn, [row], ctx.run_id)
+                if new:
+                    audit.record_many(conn, [{
+                        "kind": kind, "account_id": account_id, "source_id": row["source_id"], "event": "extracted",
+                        "detail": {"version": row["version"], "retried": entry.id,
+                                   "partition": row["partition_date"].isoformat() if row["partition_date"] else None,
+                                   "vis_state": row["vis_state"]}, "run_id": ctx.run_id}])
+                quarantine.resolve(conn, [entry.item_key],
+                                   f"processed: version {row['version'][:16]} extracted on retry", stages=("extract",))
+            ctx.log.info("retried %s: stored version %s", entry.item_key, row["version"][:16])
+            return "stored"
+    with ctx.ledger.begin() as conn:
+        if got.digest != entry.digest:
+            # FreshBooks now serves another version, also bad: its own entry replaces this one.
+            quarantine.resolve(conn, [entry.item_key], "replaced: FreshBooks served another version on retry, "
+                               "set aside in its own entry", stages=("extract",))
+        _put(ctx, conn, account_id, got)
+    ctx.log.warning("retried %s: set aside again: %s", entry.item_key, got.reason)
+    return "quarantined"
+
+
+def _again(ctx: SyncContext, entry: quarantine.Entry, *, reason_code: str, reason: str) -> str:
+    """Reopen an entry that could not be retried, with the reason why."""
+    with ctx.ledger.begin() as conn:
+        raw = quarantine.raw_of(conn, entry.id)
+        quarantine.put(conn, stage="extract", item_key=entry.item_key, digest=entry.digest, kind=entry.kind,
+                       reason_code=reason_code, reason=reason, reference=entry.reference,
+                       account_id=entry.account_id, partition_date=entry.partition_date, field=entry.field,
+                       value=entry.value, raw=raw, raw_size=entry.raw_size, detail=entry.detail, run_id=ctx.run_id)
+    return "quarantined"

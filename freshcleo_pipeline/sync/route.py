@@ -4,16 +4,25 @@ Every document version gets a row in ``documents`` with a status, never a silent
 ``routed`` (a partner receives it), ``unrouted`` (no partner matches its client or vendor), ``draft`` (not
 sent), ``deleted`` (routed, for the partner's cancel policy), ``superseded`` (a newer version lives in a
 later partition), ``invalid`` (the FreshBooks data cannot be read; the reason names the field and value).
+
+A document that fails here for any reason (a DataError, or anything unexpected, named by type and message) is
+decided ``invalid`` and also set aside in the quarantine (stage ``normalize``), so one document never stops the
+others. Invalid documents are decided again on every run of their partition: a fixed normalization or a new
+version resolves the entry, the same failure counts as another sighting (and reopens an entry set to
+``retrying``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import Connection
 
 from freshcleo_pipeline.documents import (
     TRANSACTION_SET,
@@ -24,8 +33,9 @@ from freshcleo_pipeline.documents import (
     Remittance,
 )
 from freshcleo_pipeline.errors import DataError
+from freshcleo_pipeline.freshbooks.client import item_key
 from freshcleo_pipeline.freshbooks.normalize import NormalizeContext, document_state, normalize, partner_keys
-from freshcleo_pipeline.ledger import audit, snapshots
+from freshcleo_pipeline.ledger import audit, quarantine, snapshots
 from freshcleo_pipeline.ledger.snapshots import Snapshot
 from freshcleo_pipeline.sync.context import SyncContext
 
@@ -42,6 +52,18 @@ class RouteSummary:
     totals: dict[str, Decimal] = field(default_factory=dict)  # "kind:currency" → money of routed documents
     warnings: int = 0
     preview: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: Counter[str] = field(default_factory=Counter)  # kind → documents set aside this run
+    # Items set aside in this run: an older version decided later in the same run must not resolve them.
+    failed_keys: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a document version was decided invalid, as the quarantine records it."""
+
+    code: str  # bad_field, unexpected_error
+    field: str | None
+    value: object
 
 
 def reference_of(document: Invoice | PurchaseOrder | Remittance) -> str:
@@ -101,8 +123,10 @@ def _route_chunk(ctx: SyncContext, kind: DocumentKind, account_id: str, company:
             items=reference["items"], invoices=_chunked_payloads(conn, "invoice", account_id, invoice_ids),
             bills=_chunked_payloads(conn, "bill", account_id, bill_ids))
         newest = snapshots.newest_partition(conn, kind.value, account_id, [s.source_id for s in chunk])
-    rows = [_decide(ctx, kind, snap, norm, newest.get(snap.source_id), summary) for snap in chunk]
+    problems: dict[int, Problem] = {}
+    rows = [_decide(ctx, kind, snap, norm, newest.get(snap.source_id), summary, problems) for snap in chunk]
     with ctx.ledger.begin() as conn:
+        _quarantine(ctx, conn, kind, chunk, rows, problems, summary)
         snapshots.save_documents(conn, [r for r in rows if r["snapshot_id"] not in decided], ctx.run_id)
         for row in rows:
             if row["snapshot_id"] in decided and row["status"] != decided[row["snapshot_id"]][1]:
@@ -116,8 +140,57 @@ def _route_chunk(ctx: SyncContext, kind: DocumentKind, account_id: str, company:
             for r in rows if r["snapshot_id"] not in decided or r["status"] != decided[r["snapshot_id"]][1]])
 
 
+def _quarantine(ctx: SyncContext, conn: Connection, kind: DocumentKind, chunk: list[Snapshot],
+                rows: list[dict[str, Any]], problems: dict[int, Problem], summary: RouteSummary) -> None:
+    """Set invalid versions aside; close the normalize-stage entries of documents now decided otherwise."""
+    by_id = {snap.id: snap for snap in chunk}
+    for row in rows:
+        problem = problems.get(row["snapshot_id"])
+        if problem is None:
+            continue
+        snap = by_id[row["snapshot_id"]]
+        key = item_key(kind.value, snap.source_id)
+        summary.failed_keys.add(key)
+        summary.quarantined[kind.value] += 1
+        quarantine.put(
+            conn, stage="normalize", item_key=key, digest=snap.version, kind=kind.value, reason_code=problem.code,
+            reason=row["reason"], reference=snap.source_id, account_id=snap.account_id,
+            partition_date=snap.partition_date, field=problem.field, value=problem.value,
+            raw=json.dumps(snap.payload, ensure_ascii=False).encode("utf-8"), run_id=ctx.run_id)
+    done = {item_key(kind.value, r["source_id"]): r for r in rows if r["status"] != "invalid"}
+    for key in quarantine.pending_keys(conn, "normalize", [k for k in done if k not in summary.failed_keys]):
+        row = done[key]
+        quarantine.resolve(conn, [key], f"processed: version {row['version'][:16]} decided {row['status']}",
+                           stages=("normalize",))
+
+
 def _decide(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: NormalizeContext,
-            newest_day: dt.date | None, summary: RouteSummary) -> dict[str, Any]:
+            newest_day: dt.date | None, summary: RouteSummary, problems: dict[int, Problem]) -> dict[str, Any]:
+    """One version's decision; any failure of this one document makes it ``invalid`` (never the run's)."""
+    try:
+        return _decide_one(ctx, kind, snap, norm, newest_day, summary)
+    except DataError as exc:
+        problem, reason = Problem("bad_field", exc.field, exc.value), str(exc)
+    except Exception as exc:  # noqa: BLE001  one document never stops the others
+        problem = Problem("unexpected_error", None, None)
+        reason = (f"{kind.value.replace('_', ' ')} {snap.source_id}: unexpected {type(exc).__name__} while "
+                  f"normalizing: {exc}")
+    problems[snap.id] = problem
+    row: dict[str, Any] = {
+        "snapshot_id": snap.id, "kind": kind.value, "account_id": snap.account_id, "source_id": snap.source_id,
+        "version": snap.version, "partition_date": snap.partition_date, "reference": "", "status": "invalid",
+        "reason": reason, "partner_id": None, "transaction_set": None, "currency": "USD", "total": "0",
+        "body": None, "warnings": [],
+    }
+    summary.statuses[(kind.value, "invalid")] += 1
+    if len(summary.preview) < 25:
+        summary.preview.append({"kind": kind.value, "id": snap.source_id, "reference": "", "status": "invalid",
+                                "partner": "", "total": "0", "reason": reason[:120]})
+    return row
+
+
+def _decide_one(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: NormalizeContext,
+                newest_day: dt.date | None, summary: RouteSummary) -> dict[str, Any]:
     raw = snap.payload
     row: dict[str, Any] = {
         "snapshot_id": snap.id, "kind": kind.value, "account_id": snap.account_id, "source_id": snap.source_id,
@@ -137,14 +210,11 @@ def _decide(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: Normaliz
 
     if newest_day is not None and snap.partition_date is not None and newest_day > snap.partition_date:
         return finish("superseded", f"a newer version is in partition {newest_day.isoformat()}")
-    try:
-        state, state_reason = document_state(kind, raw)
-        source_id, organization, email = partner_keys(kind, raw, norm)
-        partner = ctx.partners.route(kind, source_id=source_id, organization=organization, email=email)
-        observed = snap.updated_at or snap.fetched_at
-        document, warnings = normalize(kind, raw, norm, observed_at=observed)
-    except DataError as exc:
-        return finish("invalid", str(exc))
+    state, state_reason = document_state(kind, raw)
+    source_id, organization, email = partner_keys(kind, raw, norm)
+    partner = ctx.partners.route(kind, source_id=source_id, organization=organization, email=email)
+    observed = snap.updated_at or snap.fetched_at
+    document, warnings = normalize(kind, raw, norm, observed_at=observed)
     row["reference"] = reference_of(document)[:64]
     row["currency"] = document.currency
     row["total"] = str(total_of(document))

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from freshcleo_pipeline.freshbooks.client import RESOURCES, FreshBooksClient, updated_at
+from freshcleo_pipeline.errors import DataError
+from freshcleo_pipeline.freshbooks.client import FreshBooksClient
+from freshcleo_pipeline.freshbooks.fields import FIELDS, updated_at
 from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
 from freshcleo_pipeline.http import RetryPolicy
 from freshcleo_pipeline.ledger import Ledger
@@ -24,8 +26,14 @@ INVOICES = "/accounting/account/{account_id}/invoices/invoices"
 FAST = RetryPolicy(max_attempts=8, base_delay=0.001, max_delay=0.01)
 
 
+def _stamp(kind: str, record: dict[str, Any]) -> dt.datetime:
+    moment = updated_at(kind, record)
+    assert moment is not None
+    return moment
+
+
 def ids(records: list[dict[str, Any]], kind: str = "invoices") -> list[str]:
-    return sorted(str(r[RESOURCES[kind].id_field]) for r in records)
+    return sorted(str(r[FIELDS[kind].id_field]) for r in records)
 
 
 def test_ten_thousand_invoices_cost_one_hundred_list_requests(
@@ -73,24 +81,22 @@ def _everything(client: FreshBooksClient, kind: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("kind", ["invoices", "payments", "clients", "items", "bills", "bill_vendors"])
 def test_window_listing_equals_an_exact_filter_of_everything(
         emulator: FreshBooksEmulator, settings: Settings, connected: Ledger, kind: str) -> None:
-    res = RESOURCES[kind]
     with FreshBooksClient.from_settings(settings, connected) as client:
         everything = _everything(client, kind)
-        stamps = sorted(updated_at(r, res) for r in everything)
+        stamps = sorted(_stamp(kind, r) for r in everything)
         # a window cut inside the data, not on day boundaries, so the exact filter matters
         start = stamps[len(stamps) // 3] + dt.timedelta(seconds=1)
         end = stamps[2 * len(stamps) // 3] + dt.timedelta(seconds=1)
         window = client.list_updated(kind, start, end)
-    expected = [r for r in everything if start <= updated_at(r, res) < end]
+    expected = [r for r in everything if start <= _stamp(kind, r) < end]
     assert expected and ids(window, kind) == ids(expected, kind)
 
 
 def test_invoice_windows_use_the_day_filter_and_find_deletions(
         emulator: FreshBooksEmulator, settings: Settings, connected: Ledger) -> None:
-    res = RESOURCES["invoices"]
     with FreshBooksClient.from_settings(settings, connected) as client:
         deleted = client.list_all("invoices", deleted=True)
-        moment = updated_at(deleted[0], res)
+        moment = _stamp("invoices", deleted[0])
         start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         requests_before = emulator.requests_to(INVOICES)
         window = client.list_updated("invoices", start, start + dt.timedelta(days=1))
@@ -153,3 +159,36 @@ def test_a_full_extraction_under_faults_returns_the_same_records(
     assert sum(len(records) for records in clean.values()) > 500
     assert len(waits) > 8  # the faults really happened and were retried
     assert waits.count(2.0) == 4  # the 429 burst was waited out for exactly its Retry-After
+
+
+@pytest.mark.parametrize("kind", ["invoices", "bills", "payments", "bill_payments"])
+def test_get_one_returns_the_listed_record(emulator: FreshBooksEmulator, settings: Settings, connected: Ledger,
+                                           kind: str) -> None:
+    with FreshBooksClient.from_settings(settings, connected) as client:
+        listed = client.list_all(kind)[3]
+        single = client.get_one(kind, str(listed[FIELDS[kind].id_field]))
+    assert single == listed
+
+
+def test_bad_records_come_back_as_rejects_and_the_listing_goes_on(
+        emulator: FreshBooksEmulator, settings: Settings, connected: Ledger) -> None:
+    with FreshBooksClient.from_settings(settings, connected) as client:
+        everything = client.list_all("invoices")
+        stamps = sorted(_stamp("invoices", r) for r in everything)
+        start = stamps[0].replace(hour=0, minute=0, second=0, microsecond=0)
+        end = stamps[-1] + dt.timedelta(seconds=1)
+        bad_time, bad_element, big = (int(r["id"]) for r in everything[:3])
+        emulator.corrupt("invoices", bad_time, {"updated": "soon"})
+        emulator.corrupt("invoices", bad_element, replace=[1, 2], replaced=True)
+        emulator.corrupt("invoices", big, {"lines[0].description": "é" * 600_000})  # 1.2 MB of UTF-8
+        listing = client.scan_updated("invoices", start, end, include_deleted=False)
+        with pytest.raises(DataError, match="expected a JSON object"):
+            client.list_updated("invoices", start, end)
+    rejects = {(r.code, r.source_id, r.field): r for r in listing.rejects}
+    assert set(rejects) == {("bad_field", str(bad_time), "updated"), ("not_an_object", None, "(document)"),
+                            ("field_too_large", str(big), "lines[0].description")}
+    assert ids(listing.records) == sorted(set(ids(everything)) - {str(bad_time), str(bad_element), str(big)})
+    too_large = rejects[("field_too_large", str(big), "lines[0].description")]
+    assert too_large.raw is None and too_large.raw_size > 1_200_000 and too_large.moment is not None
+    assert "holds 1200000 bytes; expected at most 1048576 bytes" in too_large.reason
+    assert rejects[("not_an_object", None, "(document)")].raw == b"[1, 2]"

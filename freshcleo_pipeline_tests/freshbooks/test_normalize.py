@@ -256,6 +256,16 @@ def test_missing_required_field_and_too_precise_amount() -> None:
     assert doc.lines[1].unit_price == Decimal(20)
 
 
+def test_a_line_tax_of_a_trillion_is_a_data_error_naming_the_rate() -> None:
+    invoice = raw("invoice_31008")
+    invoice["lines"][0]["taxAmount1"] = "1" + "0" * 15  # a percent rate: the tax is far over 10^12
+    with pytest.raises(DataError) as caught:
+        normalize_invoice(invoice, context())
+    assert caught.value.document == "invoice 31008"
+    assert (caught.value.field, caught.value.value) == ("lines[0].taxAmount1", "1" + "0" * 15)
+    assert "the tax would be" in caught.value.expected
+
+
 def test_empty_invoice_number_is_an_error_not_an_invention() -> None:
     invoice = raw("invoice_31008") | {"invoice_number": " "}
     with pytest.raises(DataError, match="invoice_number"):

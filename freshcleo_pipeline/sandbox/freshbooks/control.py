@@ -9,6 +9,9 @@ Owns the HTTP mirror of the emulator's in-process controls, for demos and for te
 | ``PUT /_sandbox/freshbooks/{kind}/{id}``          | update with PUT semantics; fires ``<object>.update``    |
 | ``DELETE /_sandbox/freshbooks/{kind}/{id}``       | delete (vis_state 1); fires ``<object>.delete``         |
 | ``GET /_sandbox/freshbooks/{kind}/{id}``          | the document with lines, no token needed                |
+| ``PUT /_sandbox/freshbooks/{kind}/{id}/corrupt``  | fault: serve it with ``{"fields": {path: value}}`` set, |
+|                                                   | or ``{"replace": value}`` in its place (no validation)  |
+| ``DELETE /_sandbox/freshbooks/{kind}/{id}/corrupt`` | serve it as it really is again                        |
 | ``GET``/``POST /_sandbox/freshbooks/clock``       | read / advance (``{"advance": seconds}``) the clock     |
 | ``POST /_sandbox/freshbooks/tokens/revoke``       | every token stops working                               |
 | ``POST /_sandbox/freshbooks/tokens/expire``       | every access token is expired (refresh still works)     |
@@ -17,7 +20,8 @@ Owns the HTTP mirror of the emulator's in-process controls, for demos and for te
 | ``GET /_sandbox/freshbooks/info``                 | account ids, document counts                            |
 
 Counters (``/_sandbox/counters``) and faults (``/_sandbox/faults``) are the shared machinery's. Control
-requests need no token and are not counted. Nothing here bypasses the store's validation.
+requests need no token and are not counted. Nothing here bypasses the store's validation except ``corrupt``,
+which is fault injection: it changes what is served, never the books.
 """
 
 from __future__ import annotations
@@ -74,6 +78,21 @@ def register(emulator: FreshBooksEmulator) -> None:
         doc = emulator.get(request.params["kind"], ident(request))
         return Response.json(404, {"message": "not found"}) if doc is None else Response.json(200, {"document": doc})
 
+    def corrupt(request: Request) -> Response:
+        data = request.json() or {}
+        if not isinstance(data, dict) or not ("fields" in data or "replace" in data):
+            raise ValueError('body: expected {"fields": {path: value}} or {"replace": value}')
+        fields_ = data.get("fields") or {}
+        if not isinstance(fields_, dict):
+            raise ValueError("fields: expected an object of path → value")
+        emulator.corrupt(request.params["kind"], ident(request), fields_, replace=data.get("replace"),
+                         replaced="replace" in data)
+        return Response(204)
+
+    def uncorrupt(request: Request) -> Response:
+        found = emulator.uncorrupt(request.params["kind"], ident(request))
+        return Response(204) if found else Response.json(404, {"message": "not corrupted"})
+
     def clock(request: Request) -> Response:
         if request.method == "POST":
             advance = (request.json() or {}).get("advance", 0)
@@ -114,6 +133,8 @@ def register(emulator: FreshBooksEmulator) -> None:
     emulator.route("GET", PREFIX + "/oauth", oauth)
     emulator.route("GET", PREFIX + "/webhooks", webhooks)
     emulator.route("GET", PREFIX + "/info", info)
+    emulator.route("PUT", PREFIX + "/{kind}/{id}/corrupt", guarded(corrupt))
+    emulator.route("DELETE", PREFIX + "/{kind}/{id}/corrupt", guarded(uncorrupt))
     emulator.route("POST", PREFIX + "/{kind}", guarded(create))
     emulator.route("GET", PREFIX + "/{kind}/{id}", guarded(get))
     emulator.route("PUT", PREFIX + "/{kind}/{id}", guarded(update))

@@ -71,7 +71,7 @@ from freshcleo_pipeline.sandbox.freshbooks import catalog, listing, times
 from freshcleo_pipeline.sandbox.freshbooks.generator import Books
 from freshcleo_pipeline.sandbox.freshbooks.kinds import BY_SINGULAR, KINDS, Kind
 from freshcleo_pipeline.sandbox.freshbooks.oauth import UNAUTHENTICATED, AuthorizationServer, OAuthError
-from freshcleo_pipeline.sandbox.freshbooks.store import Event, Store, not_found
+from freshcleo_pipeline.sandbox.freshbooks.store import Corruption, Event, Store, not_found
 from freshcleo_pipeline.sandbox.freshbooks.webhooks import EventsError, Webhooks
 from freshcleo_pipeline.sandbox.freshbooks.writes import FieldError
 from freshcleo_pipeline.sandbox.httpserver import Emulator, Request, Response
@@ -201,6 +201,17 @@ class FreshBooksEmulator(Emulator):
 
     def get(self, kind: str, ident: int) -> dict[str, Any] | None:
         return self.store.get(self.kind(kind).name, ident, frozenset({"lines", "vendor"}))
+
+    def corrupt(self, kind: str, ident: int, fields: Mapping[str, Any] | None = None, *,
+                replace: Any = None, replaced: bool = False) -> None:
+        """Fault injection: from now on serve this record with ``fields`` set at their paths (``"updated"``,
+        ``"lines[0].taxAmount1"``), or, with ``replaced=True``, ``replace`` in its place (a list element that is not
+        an object). No validation and no webhook: this is FreshBooks sending data it should not, not an edit."""
+        self.store.corrupt(self.kind(kind).name, ident, Corruption(dict(fields or {}), replace, replaced))
+
+    def uncorrupt(self, kind: str, ident: int) -> bool:
+        """Serve the record as it really is again; False when it was not corrupted."""
+        return self.store.uncorrupt(self.kind(kind).name, ident)
 
     def create_invoice(self, **fields: Any) -> dict[str, Any]:
         return self.create("invoices", fields)

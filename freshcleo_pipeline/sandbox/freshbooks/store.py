@@ -101,6 +101,8 @@ class Store:
         self._version = 0
         self._cache: dict[tuple[str, Query], list[int]] = {}
         self._extra_children: dict[tuple[str, int], list[int]] = {}
+        # Fault injection: raw values served in place of what a record renders to (see ``corrupt``).
+        self._corrupted: dict[tuple[str, int], Corruption] = {}
 
         def lazy(kind: str, base: int, make: Callable[[int], Record], index: Index) -> Collection:
             return Collection(KINDS[kind], base, make, len(index.vis), array("q", index.stamps),
@@ -142,7 +144,13 @@ class Store:
         positions.extend(self._extra_children.get((parent_kind, parent_pos), ()))
         return [coll.record(p) for p in positions]
 
-    def render(self, kind: str, pos: int, includes: frozenset[str] = frozenset()) -> Record:
+    def render(self, kind: str, pos: int, includes: frozenset[str] = frozenset()) -> Any:
+        with self.lock:
+            doc = self._render(kind, pos, includes)
+            corruption = self._corrupted.get((kind, self.collections[kind].base_id + pos))
+            return doc if corruption is None else corruption.apply(doc)
+
+    def _render(self, kind: str, pos: int, includes: frozenset[str]) -> Record:
         with self.lock:
             record = self.collections[kind].record(pos)
             account = self.books.account_id
@@ -183,7 +191,7 @@ class Store:
             positions = [p for p, (v, s) in enumerate(zip(coll.vis, coll.stamps, strict=True))
                          if v in allowed and lo <= s < hi]
             if query.predicates:
-                positions = [p for p in positions if query.accepts(self.render(kind, p))]
+                positions = [p for p in positions if query.accepts(self._render(kind, p, frozenset()))]
             if len(self._cache) >= self._CACHE_SIZE:
                 self._cache.clear()
             self._cache[key] = positions
@@ -195,6 +203,22 @@ class Store:
             positions = self.select(kind, query)
             chosen = positions[(page - 1) * per_page: page * per_page]
             return [self.render(kind, p, includes) for p in chosen], len(positions)
+
+    # ---- fault injection ----
+
+    def corrupt(self, kind: str, ident: int, corruption: Corruption) -> None:
+        """Serve this record corrupted from now on (lists and single GETs), as a broken FreshBooks would."""
+        with self.lock:
+            if self.collections[kind].position(ident) is None:
+                raise not_found(self.collections[kind].kind, ident)
+            self._corrupted[(kind, ident)] = corruption
+            self._changed()
+
+    def uncorrupt(self, kind: str, ident: int) -> bool:
+        with self.lock:
+            found = self._corrupted.pop((kind, ident), None) is not None
+            self._changed()
+            return found
 
     # ---- writing ----
 
@@ -274,6 +298,34 @@ class Store:
 
     def delete(self, kind: str, ident: int) -> tuple[Record, list[Event]]:
         return self.update(kind, ident, {"vis_state": 1})
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """What a corrupted record is served as: the rendered record with ``fields`` set at their paths
+    (``"updated"``, ``"lines[0].taxAmount1"``), or ``replace`` instead of the record when ``replaced``."""
+
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    replace: Any = None
+    replaced: bool = False
+
+    def apply(self, doc: Record) -> Any:
+        if self.replaced:
+            return copy.deepcopy(self.replace)
+        out = copy.deepcopy(doc)
+        for path, value in self.fields.items():
+            _set_path(out, path, value)
+        return out
+
+
+def _set_path(doc: Any, path: str, value: Any) -> None:
+    parts = [int(p) if p.isdigit() else p for p in path.replace("[", ".").replace("]", "").split(".") if p]
+    if not parts:
+        raise ValueError(f"path: got {path!r}; expected a field path such as 'updated' or 'lines[0].taxAmount1'")
+    target = doc
+    for part in parts[:-1]:
+        target = target[part]
+    target[parts[-1]] = value
 
 
 def not_found(kind: Kind, ident: Any) -> writes.FieldError:
