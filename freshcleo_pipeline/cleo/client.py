@@ -1,8 +1,10 @@
 """The Cleo Integration Cloud client: folders and files, on the shared HTTP layer.
 
 Owns what the pipeline does with Cleo: upload an interchange into a partner's outbound folder under a
-deterministic name, exactly once even when a response is lost; list, download (byte count verified) and
-archive files in inbound folders. Retries, timeouts and the 401 → renew rule come from
+deterministic name, exactly once even when a response is lost; list, download (streamed, stopped at a size cap,
+byte count verified) and archive files in inbound folders, where an archive that already holds the name never
+blocks: the same content there means the copy is deleted, other content means the file moves under a name that
+keeps both. Retries, timeouts and the 401 → renew rule come from
 ``freshcleo_pipeline.http`` (the same policy as the FreshBooks client); paths and JSON shapes come from
 ``paths`` only. Knows nothing of X12 or the ledger.
 """
@@ -12,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import requests
+
 from freshcleo_pipeline.cleo import paths
-from freshcleo_pipeline.cleo.auth import CleoAuth
+from freshcleo_pipeline.cleo.auth import CleoAuth, LoginGuard
 from freshcleo_pipeline.cleo.paths import RemoteFile, RemoteFolder
 from freshcleo_pipeline.errors import ConfigError, FreshcleoError
 from freshcleo_pipeline.http import HttpClient, OutcomeUnknownError, RetryPolicy
@@ -27,6 +32,13 @@ log = logging.getLogger(__name__)
 SERVICE = "cleo"
 #: How many times an upload whose outcome is unknown is checked and, when absent, sent again.
 UPLOAD_ROUNDS = 3
+#: Attempts at a download whose bytes did not arrive whole (the HTTP layer already retries failed requests).
+DOWNLOAD_ATTEMPTS = 3
+#: Names tried when archiving a file whose name the archive already holds: its own, then ones that keep both.
+ARCHIVE_NAMES = 4
+_CHUNK = 1024 * 1024
+
+ArchiveOutcome = Literal["moved", "renamed", "deleted", "already_archived"]
 
 
 class CleoFolderError(ConfigError):
@@ -47,6 +59,18 @@ class TransferError(FreshcleoError):
     """A download did not deliver the byte count the file's metadata announced."""
 
 
+class OverSizeError(FreshcleoError):
+    """A file is bigger than the caller takes; it was not downloaded, or the download stopped at the cap."""
+
+    def __init__(self, path: str, size: int, limit: int, *, announced: bool = True) -> None:
+        how = f"is {size} bytes" if announced else f"sent more than {limit} bytes (stopped after {size})"
+        super().__init__(f"Cleo file {path!r} {how}; expected at most {limit} bytes "
+                         "(FRESHCLEO_INBOUND_MAX_FILE_BYTES)")
+        self.path = path
+        self.size = size
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class UploadReceipt:
     """Proof of delivery: the file as Cleo holds it, our digest of the content, and what happened."""
@@ -59,6 +83,21 @@ class UploadReceipt:
 
 def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def archive_names(name: str, token: str, count: int = ARCHIVE_NAMES) -> list[str]:
+    """Names under which a file may be archived, in order: its own, then names that keep the one already there.
+
+    ``token`` (the file's SHA-256, else its id) makes the alternative deterministic, so the same content
+    archived twice meets itself under the same name and is recognized as already archived.
+    """
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    else:
+        ext = f".{ext}"
+    tag = re.sub(r"[^A-Za-z0-9]+", "", token)[:12] or "copy"
+    return [name, f"{stem}.{tag}{ext}", *(f"{stem}.{tag}-{n}{ext}" for n in range(2, count))][:count]
 
 
 def outbound_file_name(partner_id: str, transaction_set: str, isa13: int, reference: str = "") -> str:
@@ -78,12 +117,13 @@ class CleoClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, policy: RetryPolicy | None = None,
-                      read_timeout: float | None = None) -> CleoClient:
-        """A client for the configured tenant (the sandbox emulator by default)."""
+                      read_timeout: float | None = None, guard: LoginGuard | None = None) -> CleoClient:
+        """A client for the configured tenant (the sandbox emulator by default); ``guard`` shares refused
+        logins with other processes (the ledger's cool-down)."""
         http = HttpClient(SERVICE, settings.resolved_cleo_api_url(), policy=policy or RetryPolicy())
         if read_timeout is not None:
             http.read_timeout = read_timeout
-        auth = CleoAuth(http, settings.resolved_cleo_username(), settings.resolved_cleo_password())
+        auth = CleoAuth(http, settings.resolved_cleo_username(), settings.resolved_cleo_password(), guard=guard)
         return cls(http, auth)
 
     def __repr__(self) -> str:
@@ -173,45 +213,147 @@ class CleoClient:
         raise FreshcleoError(f"Cleo folder {folder.path!r}: the upload of {name!r} was refused as a duplicate "
                              f"(409) {UPLOAD_ROUNDS} times, yet no file of that name is listed")
 
-    def download(self, file: RemoteFile) -> bytes:
-        """The file's bytes; raises ``TransferError`` when the byte count differs from the metadata."""
-        response = self.http.request("GET", file.content_href, auth=self.auth)
-        content = response.content
-        if len(content) != file.size:
-            raise TransferError(f"Cleo file {file.path or file.name!r}: downloaded {len(content)} bytes; "
-                                f"expected {file.size} as its metadata says")
-        if file.sha256 is not None and sha256(content) != file.sha256:
-            raise TransferError(f"Cleo file {file.path or file.name!r}: SHA-256 {sha256(content)} differs from "
-                                f"the {file.sha256} its metadata reports")
-        return content
+    def download(self, file: RemoteFile, *, max_bytes: int | None = None) -> bytes:
+        """The file's bytes, streamed; raises ``TransferError`` when the byte count or digest differs from the
+        metadata after ``DOWNLOAD_ATTEMPTS`` tries, and ``OverSizeError`` (before reading, or as soon as the
+        stream passes the cap) when the file is bigger than ``max_bytes``."""
+        if max_bytes is not None and file.size > max_bytes:
+            raise OverSizeError(file.path or file.name, file.size, max_bytes)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._fetch(file, max_bytes)
+            except TransferError as exc:
+                if attempt >= DOWNLOAD_ATTEMPTS:
+                    raise
+                delay = self.http.policy.backoff(attempt, self.http.rng)
+                log.warning("Cleo download of %s: %s; attempt %d in %.1fs", file.name, exc, attempt + 1, delay)
+                self.http.sleep(delay)
 
-    def archive(self, file: RemoteFile, archive_folder: str) -> Literal["moved", "deleted"]:
-        """Move the file into ``archive_folder``, or delete it when the partner has no archive folder ("")."""
+    def digest_of(self, file: RemoteFile) -> str:
+        """SHA-256 of a file's content as Cleo serves it, streamed (nothing kept in memory)."""
+        if file.sha256 is not None:
+            return file.sha256
+        hasher = hashlib.sha256()
+        for chunk in self._chunks(file, file.size):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def archive(self, file: RemoteFile, archive_folder: str, *, sha256: str | None = None) -> ArchiveOutcome:
+        """Take the file out of its folder: move it into ``archive_folder``, or delete it when the partner has
+        no archive folder (``""``).
+
+        When the archive already holds the name (409), the file there is compared with this one (size, then
+        ``sha256``): the same content means the archive has it, and this copy is deleted (``already_archived``);
+        other content means this file moves under the next of ``archive_names`` (``renamed``).
+        """
         if not archive_folder:
             self.delete(file)
             return "deleted"
         target = self.folder(archive_folder)
-        for _ in range(UPLOAD_ROUNDS):
-            try:
-                self.http.request("POST", file.move_href, auth=self.auth, idempotent=False,
-                                  **paths.move_request(target))
-            except OutcomeUnknownError as exc:
-                if self.find_file(target.path, file.name) is not None:
-                    break
-                log.warning("Cleo move of %s: outcome unknown (%s); trying again", file.name, exc.detail)
-                continue
-            break
-        else:
-            raise FreshcleoError(f"Cleo file {file.name!r}: could not be moved into {target.path!r} after "
-                                 f"{UPLOAD_ROUNDS} attempts with unknown outcome")
-        log.info("Cleo: archived %s into %s", file.name, target.path)
-        return "moved"
+        names = archive_names(file.name, sha256 or file.id)
+        for name in names:
+            if self._move(file, target, name):
+                log.info("Cleo: archived %s into %s%s", file.name, target.path,
+                         "" if name == file.name else f" as {name}")
+                return "moved" if name == file.name else "renamed"
+            existing = self.find_file(target.path, name)
+            if existing is not None and sha256 is not None and self._holds(existing, file.size, sha256):
+                self.delete(file)
+                log.info("Cleo: %s is already archived in %s as %s; deleted the copy", file.name, target.path,
+                         name)
+                return "already_archived"
+        raise FileConflictError(target.path, file.name, f"the archive names {names} are all taken by other files")
 
     def delete(self, file: RemoteFile) -> None:
         """Delete the file; one already gone (a retry after a lost answer) counts as deleted."""
         self.http.request("DELETE", file.href, auth=self.auth, ok_statuses=frozenset({404}))
 
     # ---- helpers ----
+
+    def _move(self, file: RemoteFile, target: RemoteFolder, name: str) -> bool:
+        """Move the file into ``target`` as ``name``: True when it is there, False when the name is taken."""
+        rename = None if name == file.name else name
+        for _ in range(UPLOAD_ROUNDS):
+            try:
+                response = self.http.request("POST", file.move_href, auth=self.auth, idempotent=False,
+                                             ok_statuses=frozenset({404, 409}),
+                                             **paths.move_request(target, rename))
+            except OutcomeUnknownError as exc:
+                if self._arrived(file, target, name):
+                    return True
+                log.warning("Cleo move of %s: outcome unknown (%s); trying again", file.name, exc.detail)
+                continue
+            if response.status_code == 409:
+                # Our own earlier move whose answer was lost also shows as a taken name.
+                return self._arrived(file, target, name, same_id_only=True)
+            if response.status_code == 404:
+                if self._arrived(file, target, name):
+                    return True
+                raise FreshcleoError(f"Cleo file {file.name!r}: gone from its folder and not in {target.path!r} "
+                                     f"as {name!r}; someone else moved or deleted it")
+            return True
+        raise FreshcleoError(f"Cleo file {file.name!r}: could not be moved into {target.path!r} after "
+                             f"{UPLOAD_ROUNDS} attempts with unknown outcome")
+
+    def _arrived(self, file: RemoteFile, target: RemoteFolder, name: str, *, same_id_only: bool = False) -> bool:
+        """Whether the file is in ``target`` as ``name``. A moved file keeps its id in the proposed shape; after a
+        lost answer a file of the same size under that name counts too, in case a tenant re-issues ids (a wrong
+        guess there costs one more poll: the next move answers 409 plainly and the content is compared)."""
+        found = self.find_file(target.path, name)
+        if found is None:
+            return False
+        return found.id == file.id or (not same_id_only and found.size == file.size)
+
+    def _holds(self, existing: RemoteFile, size: int, digest: str) -> bool:
+        if existing.size != size:
+            return False
+        try:
+            return self.digest_of(existing) == digest
+        except FreshcleoError as exc:
+            # An archived file we cannot read back proves nothing; keeping both is the safe side.
+            log.warning("Cleo: could not compare %s with the archived copy (%s); keeping both", existing.name, exc)
+            return False
+
+    def _fetch(self, file: RemoteFile, max_bytes: int | None) -> bytes:
+        hasher = hashlib.sha256()
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in self._chunks(file, max_bytes):
+            received += len(chunk)
+            if received > file.size:
+                raise TransferError(f"Cleo file {file.path or file.name!r}: sent more than the {file.size} bytes "
+                                    "its metadata announces")
+            hasher.update(chunk)
+            chunks.append(chunk)
+        if received != file.size:
+            raise TransferError(f"Cleo file {file.path or file.name!r}: downloaded {received} bytes; "
+                                f"expected {file.size} as its metadata says")
+        digest = hasher.hexdigest()
+        if file.sha256 is not None and digest != file.sha256:
+            raise TransferError(f"Cleo file {file.path or file.name!r}: SHA-256 {digest} differs from "
+                                f"the {file.sha256} its metadata reports")
+        return b"".join(chunks)
+
+    def _chunks(self, file: RemoteFile, max_bytes: int | None) -> Iterator[bytes]:
+        """The content in pieces, stopped with ``OverSizeError`` once more than ``max_bytes`` arrived."""
+        response = self.http.request("GET", file.content_href, auth=self.auth, stream=True)
+        received = 0
+        try:
+            announced = response.headers.get("Content-Length", "")
+            if max_bytes is not None and announced.isdigit() and int(announced) > max_bytes:
+                raise OverSizeError(file.path or file.name, int(announced), max_bytes)
+            for chunk in response.iter_content(_CHUNK):
+                received += len(chunk)
+                if max_bytes is not None and received > max_bytes:
+                    raise OverSizeError(file.path or file.name, received, max_bytes, announced=False)
+                yield chunk
+        except requests.RequestException as exc:
+            raise TransferError(f"Cleo file {file.path or file.name!r}: download interrupted after {received} "
+                                f"bytes ({type(exc).__name__})") from exc
+        finally:
+            response.close()
 
     def _collect(self, href: str, name: str | None, prefix: str | None) -> list[dict[str, object]]:
         resources: list[dict[str, object]] = []

@@ -142,9 +142,13 @@ def upload_request(name: str, content: bytes) -> dict[str, Any]:
     return {"files": {"file": (name, content, UPLOAD_CONTENT_TYPE)}}
 
 
-def move_request(target: RemoteFolder) -> dict[str, Any]:
-    """``requests`` keyword arguments for moving a file into ``target`` via the file's ``move_href``."""
-    return {"json": {"folder": {"href": target.href}}}
+def move_request(target: RemoteFolder, name: str | None = None) -> dict[str, Any]:
+    """``requests`` keyword arguments for moving a file into ``target`` via the file's ``move_href``, under
+    ``name`` when given (the move renames it), else under its own name."""
+    body: dict[str, Any] = {"folder": {"href": target.href}}
+    if name is not None:
+        body["name"] = name
+    return {"json": body}
 
 
 def _quote(value: str) -> str:

@@ -29,6 +29,9 @@ def cleo_inbound_files(context: dg.AssetExecutionContext, pipeline: PipelineReso
         "unmatched_acknowledgments": summary.unmatched_acks,
         "newly_overdue": summary.overdue,
         "errors": len(summary.errors),
+        "quarantined": sum(summary.quarantined.values()),
+        **counter_metadata("quarantined", summary.quarantined),
+        "retried_from_quarantine": summary.retried,
         **counter_metadata("files", summary.files),
         **counter_metadata("acks", summary.acks),
     })

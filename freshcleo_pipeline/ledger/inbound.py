@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, case, select, update
 
 from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, loads, utcnow
 from freshcleo_pipeline.ledger.schema import inbound_files
@@ -37,11 +37,16 @@ def _file(row: Any) -> InboundFile:
 
 
 def record(conn: Connection, *, partner_id: str | None, folder: str, cleo_file_id: str, file_name: str,
-           content: str, sha256: str, kind: str, run_id: str | None) -> InboundFile:
-    """Record a downloaded file (idempotent on folder + name + digest) and return its row."""
+           content: str, sha256: str, kind: str, run_id: str | None, size: int | None = None) -> InboundFile:
+    """Record a downloaded file (idempotent on folder + name + digest) and return its row.
+
+    ``sha256`` and ``size`` describe the bytes as received; ``content`` is their text, which for a file that
+    is not UTF-8 is the Latin-1 reading (encoding it again as Latin-1 gives the received bytes back).
+    """
     insert_ignore(conn, inbound_files, [{
         "partner_id": partner_id, "folder": folder, "cleo_file_id": cleo_file_id, "file_name": file_name,
-        "size": len(content.encode("utf-8")), "sha256": sha256, "kind": kind, "content": content,
+        "size": size if size is not None else len(content.encode("utf-8")), "sha256": sha256, "kind": kind,
+        "content": content,
         "state": "recorded", "received_at": utcnow(), "run_id": run_id,
     }], ["folder", "file_name", "sha256"])
     row = conn.execute(select(inbound_files).where(
@@ -58,6 +63,12 @@ def set_state(conn: Connection, file_id: int, state: str, *, parsed: Any = None,
     if archived:
         values["archived_at"] = utcnow()
     conn.execute(update(inbound_files).where(inbound_files.c.id == file_id).values(**values))
+
+
+def mark_archived(conn: Connection, file_id: int) -> None:
+    """The file left its Cleo folder. A file whose reading failed keeps state ``error`` and its reason."""
+    conn.execute(update(inbound_files).where(inbound_files.c.id == file_id).values(
+        state=case((inbound_files.c.state == "error", "error"), else_="archived"), archived_at=utcnow()))
 
 
 def not_archived(conn: Connection) -> list[InboundFile]:

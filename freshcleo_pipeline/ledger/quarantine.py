@@ -154,6 +154,26 @@ def pending_keys(conn: Connection, stage: str, item_keys: Sequence[str] | None =
     return found
 
 
+def states(conn: Connection, stage: str, item_keys: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(item_key, digest) → state of every row of a stage among ``item_keys``, whatever its state."""
+    found: dict[tuple[str, str], str] = {}
+    keys = [k[:300] for k in item_keys]
+    query = select(quarantine.c.item_key, quarantine.c.digest, quarantine.c.state).where(quarantine.c.stage == stage)
+    for start in range(0, len(keys), 500):
+        for key, digest, state in conn.execute(query.where(quarantine.c.item_key.in_(keys[start:start + 500]))):
+            found[(key, digest)] = state
+    return found
+
+
+def resolve_versions(conn: Connection, item_key: str, digests: Sequence[str], resolution: str) -> int:
+    """Close the pending rows of these versions of one item only (other versions of it keep their state: a
+    partner reusing a file name for new content does not settle what was wrong with the old content)."""
+    result = conn.execute(update(quarantine).where(
+        quarantine.c.item_key == item_key[:300], quarantine.c.digest.in_(list(digests)),
+        quarantine.c.state.in_(PENDING)).values(state=RESOLVED, closed_at=utcnow(), resolution=resolution))
+    return max(result.rowcount, 0)
+
+
 def get(conn: Connection, entry_id: int) -> Entry | None:
     row = conn.execute(select(*_SUMMARY_COLUMNS).where(quarantine.c.id == entry_id)).mappings().first()
     return _entry(row) if row is not None else None
@@ -220,3 +240,22 @@ def _require(conn: Connection, entry_id: int) -> Entry:
     if entry is None:
         raise ValueError(f"quarantine id: got {entry_id}; no such entry (see `freshcleo quarantine list`)")
     return entry
+
+
+def freshbooks_matches(conn: Connection, reference: str) -> list[tuple[str, str, str]]:
+    """(kind, account_id, FreshBooks id) of quarantined FreshBooks records with this id, for ``trace``."""
+    rows = conn.execute(select(quarantine.c.kind, quarantine.c.account_id, quarantine.c.reference).where(
+        quarantine.c.stage.in_(("extract", "normalize")), quarantine.c.reference == reference)).all()
+    return sorted({(kind, account or "", ref) for kind, account, ref in rows})
+
+
+def of_item(conn: Connection, item_key: str) -> list[Entry]:
+    """Every entry of one item, oldest first, whatever its state."""
+    rows = conn.execute(select(*_SUMMARY_COLUMNS).where(quarantine.c.item_key == item_key[:300])
+                        .order_by(quarantine.c.id)).mappings()
+    return [_entry(r) for r in rows]
+
+
+def freshbooks_item_key(kind: str, source_id: str) -> str:
+    """The item key of a FreshBooks record: the one name extraction, normalization and trace agree on."""
+    return f"freshbooks:{kind}:{source_id}"

@@ -5,15 +5,21 @@ Owns the interpretation of AK1/AK2/AK3/AK4/AK5/AK9 (reference §8): the link to 
 detail, and — when a group is acknowledged without AK2 loops — one group-level result carrying AK901 (P there
 is ambiguous and comes back as ``needs_review``). Envelope parsing goes through ``badx12_adapter``. Must not
 look up or update documents: matching results to the ledger is the pipeline's job.
+
+Inbound files are bytes from a partner's translator, so reading starts with ``inbound_text`` (which bytes
+decode to what) and ``reading_form`` (a byte-order mark, leading blank lines and lower-case letters removed, since
+the standard's case rules judge codes, not whether a file can be read).
 """
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from enum import StrEnum
 
 from freshcleo_pipeline.x12.badx12_adapter import EnvelopeSegment, parse
-from freshcleo_pipeline.x12.errors import X12ParseError, X12ValidationError
+from freshcleo_pipeline.x12.errors import Check, X12Error, X12ParseError, X12ValidationError
+from freshcleo_pipeline.x12.tokens import read_delimiters
 from freshcleo_pipeline.x12.validator import validate_interchange
 
 
@@ -166,3 +172,110 @@ def _component_separator(text: str) -> str:
         if not ch.isdigit():
             return ch
     return "\0"
+
+
+# ---- inbound bytes ----
+
+#: Control characters that may sit between segments without being data (X12 itself never contains them).
+_LINE_BREAKS = "\r\n\t"
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """What a partner's file reads as: the text, and the reading that produced it."""
+
+    text: str
+    encoding: str  # utf-8 | latin-1 | utf-16
+
+
+def inbound_text(content: bytes) -> InboundText:
+    """The text of an inbound file, never failing on a byte.
+
+    X12's character sets are byte-oriented, so a file that is not UTF-8 (a Latin-1 name, ISA11 = 0xFF) is read
+    as Latin-1, which maps every byte to one character and gives the same bytes back when encoded again. Only a
+    UTF-16 byte-order mark changes the reading (UTF-16 with an odd length raises ``X12ParseError``).
+    """
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return InboundText(content.decode("utf-16"), "utf-16")
+        except UnicodeDecodeError as exc:
+            raise X12ParseError("encoding", content[:2].hex(), f"UTF-16 text after its byte-order mark ({exc.reason})"
+                                ) from None
+    if content.startswith(codecs.BOM_UTF8):
+        content = content[len(codecs.BOM_UTF8):]
+    try:
+        return InboundText(content.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        return InboundText(content.decode("latin-1"), "latin-1")
+
+
+def reading_form(text: str) -> str:
+    """The text the readers take: without a byte-order mark or blank lines before the ISA, and upper-cased when
+    its segment ids are written in lower case (codes are upper case in the standard; a translator that writes
+    them lower-cased still means them)."""
+    text = text.lstrip("\ufeff").lstrip(" " + _LINE_BREAKS)
+    if text[:3].upper() != "ISA" or len(text) < 4:
+        return text
+    if text[:3] != "ISA" or _lower_case_tags(text):
+        return text.upper()
+    return text
+
+
+def foreign_characters(text: str) -> list[str]:
+    """Control characters in an interchange that are neither its delimiters nor line breaks between segments:
+    signs of bytes that are not X12 text at all (binary data, a wrong encoding). At most five, for the reason."""
+    try:
+        delimiters, _ = read_delimiters(text)
+    except X12ParseError:
+        return []
+    allowed = set(_LINE_BREAKS) | {delimiters.element, delimiters.component, delimiters.segment,
+                                   delimiters.repetition} - {""}
+    found: list[str] = []
+    for ch in text:
+        if (ch < " " or ch == "\x7f") and ch not in allowed and ch not in found:
+            found.append(ch)
+            if len(found) == 5:
+                break
+    return found
+
+
+def _lower_case_tags(text: str, segments: int = 50) -> bool:
+    """Whether the first segments' ids are written in lower case (looking at a bounded head of the text, so
+    a large file is not copied to decide)."""
+    try:
+        delimiters, _ = read_delimiters(text)
+    except X12ParseError:
+        return False
+    start = 0
+    for _ in range(segments):
+        end = text.find(delimiters.segment, start)
+        piece = text[start:end if end >= 0 else start + 200].strip(_LINE_BREAKS)
+        tag = piece.split(delimiters.element, 1)[0][:3]
+        if tag != tag.upper():
+            return True
+        if end < 0:
+            break
+        start = end + 1
+    return False
+
+
+def _character_finding(error: X12Error) -> bool:
+    """Findings about characters, not structure: which group and set a 997 speaks for does not depend on them."""
+    return error.check == Check.INVALID_CHARACTER or (
+        error.check == Check.ISA_VALUE and error.segment_id == "ISA" and error.element_position == 11)
+
+
+def read_inbound_997(text: str) -> tuple[list[AckResult], list[str]]:
+    """(results, warnings) of a partner's 997, read strictly except for its characters.
+
+    A 997 whose only findings are characters outside the character set or an unusual ISA11 (real translators
+    send 0xFF there) is read anyway and the findings come back as warnings; any structural finding raises
+    ``X12ValidationError`` as ``read_997`` does.
+    """
+    form = reading_form(text)
+    try:
+        return read_997(form), []
+    except X12ValidationError as exc:
+        if not exc.errors or not all(_character_finding(e) for e in exc.errors):
+            raise
+        return read_997(form, strict=False), [str(e) for e in exc.errors]

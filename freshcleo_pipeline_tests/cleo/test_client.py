@@ -11,8 +11,11 @@ from freshcleo_pipeline.cleo.client import (
     CleoClient,
     CleoFolderError,
     FileConflictError,
+    OverSizeError,
     TransferError,
+    archive_names,
     outbound_file_name,
+    sha256,
 )
 from freshcleo_pipeline.errors import AuthError
 from freshcleo_pipeline.sandbox.cleo import CleoEmulator
@@ -171,6 +174,48 @@ def test_move_whose_answer_is_lost_is_not_repeated(cleo_emulator: CleoEmulator, 
     assert cleo_client.archive(file, ARCHIVE) == "moved"
     assert list(cleo_emulator.files_in(ARCHIVE)) == [file.name]
     assert cleo_emulator.requests_to("/api/files/{file_id}/move", "POST") == 1
+
+
+def test_archive_that_holds_the_name_keeps_both_or_drops_an_identical_copy(
+        cleo_emulator: CleoEmulator, cleo_client: CleoClient) -> None:
+    cleo_emulator.put_file(ARCHIVE, "997.x12", b"older 997")
+    cleo_emulator.put_file(INBOUND, "997.x12", b"newer 997")
+    (file,) = cleo_client.list_files(INBOUND)
+    assert cleo_client.archive(file, ARCHIVE, sha256=sha256(b"newer 997")) == "renamed"
+    renamed = archive_names("997.x12", sha256(b"newer 997"))[1]
+    assert renamed == f"997.{sha256(b'newer 997')[:12]}.x12"
+    assert cleo_emulator.files_in(ARCHIVE) == {"997.x12": b"older 997", renamed: b"newer 997"}
+
+    for content in (b"older 997", b"newer 997"):  # the partner sends each again under the same name
+        cleo_emulator.put_file(INBOUND, "997.x12", content)
+        (again,) = cleo_client.list_files(INBOUND)
+        assert cleo_client.archive(again, ARCHIVE, sha256=sha256(content)) == "already_archived"
+        assert cleo_emulator.files_in(INBOUND) == {}
+    assert len(cleo_emulator.files_in(ARCHIVE)) == 2
+
+
+def test_archive_gives_up_with_a_conflict_when_every_name_is_taken(cleo_emulator: CleoEmulator,
+                                                                     cleo_client: CleoClient) -> None:
+    digest = sha256(b"mine")
+    for n, name in enumerate(archive_names("a.x12", digest)):
+        cleo_emulator.put_file(ARCHIVE, name, f"other {n}".encode())
+    cleo_emulator.put_file(INBOUND, "a.x12", b"mine")
+    (file,) = cleo_client.list_files(INBOUND)
+    with pytest.raises(FileConflictError, match=r"a\.x12"):
+        cleo_client.archive(file, ARCHIVE, sha256=digest)
+    assert cleo_emulator.files_in(INBOUND) == {"a.x12": b"mine"}
+
+
+def test_download_stops_at_the_size_cap(cleo_emulator: CleoEmulator, cleo_client: CleoClient) -> None:
+    cleo_emulator.put_file(INBOUND, "big.x12", b"x" * 5000)
+    (file,) = cleo_client.list_files(INBOUND)
+    with pytest.raises(OverSizeError, match="5000 bytes; expected at most 4096"):
+        cleo_client.download(file, max_bytes=4096)
+    assert cleo_emulator.requests_to("/api/files/{file_id}/content", "GET") == 0  # never asked for
+    # Metadata that understates the size does not get past the cap either.
+    with pytest.raises(OverSizeError, match="at most 4096"):
+        cleo_client.download(dataclasses.replace(file, size=10), max_bytes=4096)
+    assert cleo_client.download(file, max_bytes=5000) == b"x" * 5000
 
 
 def test_download_checks_the_byte_count(cleo_emulator: CleoEmulator, cleo_client: CleoClient) -> None:

@@ -153,6 +153,43 @@ def test_duplicate_name_is_409_and_never_overwrites(cleo_emulator: CleoEmulator)
     assert cleo_emulator.files_in("bolt/outbound") == {"same.x12": b"original"}
 
 
+def test_move_into_a_taken_name_is_409_and_a_move_may_rename(cleo_emulator: CleoEmulator) -> None:
+    api = Api(cleo_emulator)
+    cleo_emulator.put_file("bolt/archive", "997.x12", b"archived before")
+    cleo_emulator.put_file("bolt/inbound", "997.x12", b"sent again")
+    (file,) = api.files("bolt/inbound")
+    archive = {"href": api.folder("bolt/archive")["_links"]["self"]["href"]}
+    taken = api.call("POST", file["_links"]["move"]["href"], json={"folder": archive})
+    assert taken.status_code == 409 and "997.x12" in taken.json()["message"]
+    assert cleo_emulator.files_in("bolt/inbound") == {"997.x12": b"sent again"}
+    bad = api.call("POST", file["_links"]["move"]["href"], json={"folder": archive, "name": "../x"})
+    assert bad.status_code == 400
+    renamed = api.call("POST", file["_links"]["move"]["href"], json={"folder": archive, "name": "997.2.x12"})
+    assert renamed.status_code == 200 and renamed.json()["path"] == "bolt/archive/997.2.x12"
+    assert renamed.json()["id"] == file["id"]  # a moved file keeps its id
+    assert cleo_emulator.files_in("bolt/archive") == {"997.x12": b"archived before", "997.2.x12": b"sent again"}
+    assert cleo_emulator.files_in("bolt/inbound") == {}
+
+
+def test_any_bytes_can_be_put_into_a_folder_through_the_control_api(cleo_emulator: CleoEmulator) -> None:
+    api = Api(cleo_emulator)
+    content = b"\xef\xbb\xbfISA*\xff" + bytes(range(256)) * 4096  # about 1 MB, every byte value
+    put = requests.post(f"{cleo_emulator.url}/_sandbox/files", params={"folder": "bolt/inbound", "name": "raw.x12"},
+                        data=content, timeout=30)
+    assert put.status_code == 201 and put.json()["size"] == len(content)
+    (file,) = api.files("bolt/inbound")
+    assert file["size"] == len(content) and content_of(api, file) == content
+    again = requests.post(f"{cleo_emulator.url}/_sandbox/files", params={"folder": "bolt/inbound",
+                                                                          "name": "raw.x12"}, data=b"x", timeout=5)
+    assert again.status_code == 409
+    nowhere = requests.post(f"{cleo_emulator.url}/_sandbox/files", params={"folder": "no/such", "name": "a"},
+                            data=b"x", timeout=5)
+    assert nowhere.status_code == 404
+    unnamed = requests.post(f"{cleo_emulator.url}/_sandbox/files", params={"folder": "bolt/inbound"}, data=b"x",
+                            timeout=5)
+    assert unnamed.status_code == 400
+
+
 def test_uploads_into_inbound_folders_are_forbidden(cleo_emulator: CleoEmulator) -> None:
     api = Api(cleo_emulator)
     assert api.upload("bolt/inbound", "x.x12", b"x").status_code == 403

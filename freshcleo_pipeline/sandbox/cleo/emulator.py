@@ -2,10 +2,14 @@
 
 Owns the HTTP face of the emulated tenant: the password grant, the bearer check on every ``/api`` call, the
 collection and object envelopes, paging and the SCIM-like name filter, upload / metadata / content / delete /
-move, status codes (201, 200, 204, 400, 401, 403, 404, 409) and ``{"message": …}`` errors. Folders come from
-partners.yaml: per partner an outbound folder (we upload, and may list and read back), an inbound folder
-(partners' files and acknowledgments; we read) and an archive. Routing, counters and fault injection come
-from the shared ``Emulator`` base; the partner's side of the conversation lives in ``acks``.
+move (optionally renaming: body ``{"folder": {"href": …}, "name": …}``; a name another file holds in the target
+answers 409, as uploads do), status codes (201, 200, 204, 400, 401, 403, 404, 409) and ``{"message": …}``
+errors. Content is served from the stored bytes themselves, so a large file is never copied to be served.
+Folders come from partners.yaml: per partner an outbound folder (we upload, and may list and read back), an
+inbound folder (partners' files and acknowledgments; we read) and an archive. Routing, counters and fault
+injection come from the shared ``Emulator`` base; the partner's side of the conversation lives in ``acks``.
+``POST /_sandbox/files?folder=…&name=…`` puts any bytes (the request body) into any folder, for tests and demos
+in other processes.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class CleoEmulator(Emulator):
         self.route("POST", CONTROL_PREFIX + "deliver-acks", self._control_deliver)
         self.route("POST", CONTROL_PREFIX + "partner-documents", self._control_drop)
         self.route("GET", CONTROL_PREFIX + "acks", self._control_acks)
+        self.route("POST", CONTROL_PREFIX + "files", self._control_put)
 
     # ---- in-process helpers for tests and the CLI ----
 
@@ -203,7 +208,12 @@ class CleoEmulator(Emulator):
     def _move_file(self, request: Request) -> Response:
         stored = self.store.file(request.params["file_id"])
         target = self._target_folder(request)
-        moved: StoredFile = self.store.move(stored, target, self.clock.now())
+        body = request.json()
+        name = body.get("name") if isinstance(body, dict) else None
+        if name is not None and not isinstance(name, str):
+            raise _BadRequest(f"name: got {name!r}; expected a file name")
+        moved: StoredFile = self.store.move(stored, target, self.clock.now(),
+                                            _checked_name(name) if name is not None else None)
         return Response.json(200, moved.resource())
 
     def _target_folder(self, request: Request) -> Folder:
@@ -234,6 +244,18 @@ class CleoEmulator(Emulator):
         except (KeyError, ValueError) as exc:
             return _error(422, str(exc).strip('"'))
         return Response.json(201, {"name": name})
+
+    def _control_put(self, request: Request) -> Response:
+        """Any bytes into any folder, as a partner's translator would leave them (the body is the content;
+        ``folder`` and ``name`` in the query)."""
+        try:
+            name = _checked_name(request.arg("name"))
+            stored_id = self.put_file(request.arg("folder") or "", name, request.body)
+        except _BadRequest as exc:
+            return _error(400, str(exc))
+        except StoreError as exc:
+            return _error(_STATUS[exc.kind], exc.message)
+        return Response.json(201, {"id": stored_id, "name": name, "size": len(request.body)})
 
     def _control_acks(self, _request: Request) -> Response:
         return Response.json(200, {"acks": [vars(r) for r in self.ack_records]})

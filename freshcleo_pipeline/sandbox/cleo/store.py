@@ -132,12 +132,15 @@ class Store:
             self.files[stored.id] = stored
             return stored
 
-    def move(self, stored: StoredFile, target: Folder, when: dt.datetime) -> StoredFile:
+    def move(self, stored: StoredFile, target: Folder, when: dt.datetime, name: str | None = None) -> StoredFile:
+        """Move (and, with ``name``, rename) a file; a name another file holds in the target is a conflict."""
+        new_name = name or stored.name
         with self.lock:
-            if stored.folder is target:
+            if stored.folder is target and stored.name == new_name:
                 return stored
-            self._free(target, stored.name)
+            self._free(target, new_name)
             stored.folder = target
+            stored.name = new_name
             stored.modified = when
             return stored
 
