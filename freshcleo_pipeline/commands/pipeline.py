@@ -50,8 +50,21 @@ def _describe(result: Any) -> str:
     return f"run {result.run_id} {'ok' if result.success else 'FAILED'}" + (f"; {checks}" if checks else "")
 
 
-def _run_inbound(settings: Settings, trigger: str) -> Any:
-    result = runner().run_job(settings, "inbound_job", runner().local_instance(), tags={"freshcleo/trigger": trigger})
+def _notice(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _instance() -> Any:
+    """This machine's Dagster instance, healed first: runs of this host whose process died (kill -9, OOM, power
+    loss) are marked failed and their pool slots freed, one line each, before this command starts its own."""
+    instance = runner().local_instance()
+    runner().heal_instance(instance, echo=_notice)
+    return instance
+
+
+def run_inbound(settings: Settings, trigger: str) -> Any:
+    result = runner().run_job(settings, "inbound_job", _instance(), tags={"freshcleo/trigger": trigger},
+                              echo=_notice)
     click.echo(f"inbound poll: {_describe(result)}")
     return result
 
@@ -85,13 +98,14 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, trigger: str) -> bool:
-    instance = runner().local_instance()
-    ok = True
+def run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, trigger: str) -> bool:
     days = _days(first, last)
+    instance = _instance()
+    ok = True
     for start in range(0, len(days), chunk):
         part = days[start:start + chunk]
-        result = runner().run_sync(settings, part[0], part[-1], instance, tags={"freshcleo/trigger": trigger})
+        result = runner().run_sync(settings, part[0], part[-1], instance, tags={"freshcleo/trigger": trigger},
+                                   echo=_notice)
         click.echo(f"sync {part[0]}..{part[-1]}: {_describe(result)}")
         ok = ok and result.success
     return ok
@@ -112,9 +126,9 @@ def demo(days: int) -> None:
         click.echo(f"connected FreshBooks account {identity.account_id} (sandbox auto-consent)")
         today = dt.datetime.now(dt.UTC).date()
         first = today - dt.timedelta(days=days - 1)
-        sync_ok = _run_range(settings, first, today, 31, "demo")
+        sync_ok = run_range(settings, first, today, 31, "demo")
         running.cleo.deliver_due_acks()
-        inbound = _run_inbound(settings, "demo")
+        inbound = run_inbound(settings, "demo")
         _print_summary(ledger, _days(first, today))
         click.echo("\nOpen the Dagster UI on the same instance and sandbox with: make ui")
         if not (sync_ok and inbound.success):
@@ -157,7 +171,7 @@ def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
 @click.option("--chunk-days", default=31, show_default=True, type=int, help="Partitions per run.")
 def backfill(first: dt.datetime, last: dt.datetime, chunk_days: int) -> None:
     """Sync a date range in bounded runs on this machine's Dagster instance (visible in the UI)."""
-    if not _run_range(get_settings(), first.date(), last.date(), max(1, chunk_days), "backfill"):
+    if not run_range(get_settings(), first.date(), last.date(), max(1, chunk_days), "backfill"):
         sys.exit(1)
 
 
@@ -166,14 +180,14 @@ def backfill(first: dt.datetime, last: dt.datetime, chunk_days: int) -> None:
 def sync(day: dt.datetime | None) -> None:
     """Sync one day now (what the polling schedule does)."""
     target = day.date() if day else dt.datetime.now(dt.UTC).date()
-    if not _run_range(get_settings(), target, target, 1, "cli"):
+    if not run_range(get_settings(), target, target, 1, "cli"):
         sys.exit(1)
 
 
 @click.command("inbound")
 def inbound_command() -> None:
     """Pull 997s and partner files from Cleo now (what the inbound schedule does)."""
-    if not _run_inbound(get_settings(), "cli").success:
+    if not run_inbound(get_settings(), "cli").success:
         sys.exit(1)
 
 

@@ -2,16 +2,19 @@
 on both emulators, a sync run killed with SIGKILL in the middle of delivery and then resumed leaves exactly one
 transaction set per document version in Cleo — nothing lost, nothing doubled — over more than 1,000 documents.
 
-The killed run is a separate process (this file run as a script: ``run_sync`` on its own Dagster home) talking
-to emulators served by the test process, with the ledger on a SQLite file both processes open. Cleo uploads are
+The killed run is a separate process (``freshcleo backfill`` on its own Dagster home, configured by the shipped
+dagster.yaml as the Makefile does: API pools limited to one slot, run retries, run monitoring) talking to
+emulators served by the test process, with the ledger on a SQLite file both processes open. Cleo uploads are
 slowed down so the kill lands while one upload is on its way: the emulator stores that file after the client
-died, which is the crash between upload and receipt the delivery stage must survive.
+died, which is the crash between upload and receipt the delivery stage must survive. The dead run keeps its
+``cleo_api`` slot; the second ``freshcleo backfill`` marks it failed, frees the slot, and finishes in bounded time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,11 +28,9 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select
 
-from freshcleo_pipeline.defs.runner import run_sync
 from freshcleo_pipeline.ledger.rows import loads
 from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
 from freshcleo_pipeline.sandbox.httpserver import Emulator, FaultRule
-from freshcleo_pipeline.settings import load_settings
 from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
 
 UPLOAD = "/api/folders/{folder_id}/files"
@@ -37,6 +38,8 @@ ACCOUNTING = "/accounting/account/"
 BOOK = {"seed": 21, "invoices": 1000, "days": 4, "webhook_delay": 0.0}
 SLOW_UPLOAD = 3.0  # seconds the emulator holds each upload before storing it, in the killed run
 KILL_AFTER_STORED = 4  # uploads stored before the kill (of roughly ten interchanges)
+SHIPPED_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+BACKFILL = [sys.executable, "-m", "freshcleo_pipeline.cli", "backfill"]
 
 
 def _expire_when(condition: Callable[[], bool], action: Callable[[], None], stop: threading.Event) -> threading.Thread:
@@ -82,7 +85,7 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
     first = today - dt.timedelta(days=BOOK["days"])
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(SHIPPED_DAGSTER_YAML.read_text())  # pools, retries: as shipped
     _inject_faults(env, slow_uploads=True)
     stop = threading.Event()
     _expire_when(lambda: env.freshbooks.requests_to(ACCOUNTING + "{account_id}/invoices/invoices") >= 3,
@@ -95,7 +98,7 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
                  "FRESHBOOKS_REQUESTS_PER_SECOND": "50", "PYTHONPATH": str(Path.cwd())}
     log = tmp_path / "killed_run.log"
     with log.open("wb") as output:  # a file, not a pipe: a full pipe would stall the run
-        child = subprocess.Popen([sys.executable, __file__, first.isoformat(), today.isoformat()],
+        child = subprocess.Popen([*BACKFILL, "--from", first.isoformat(), "--to", today.isoformat()],
                                  env=child_env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 150
@@ -129,20 +132,30 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
     for status in (429, 503):
         assert _statuses(env.freshbooks, status) >= 1, status
 
-    # resume: an ordinary in-process run on the same Dagster home, faults still on, tokens dead again
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (killed,) = instance.get_runs(dg.RunsFilter(job_name="sync_job"))
+        assert killed.status == dg.DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_info("cleo_api").active_run_ids == {killed.run_id}
+
+    # resume: `freshcleo backfill` again on the same Dagster home, faults still on, tokens dead again
     env.cleo.faults.clear()
     env.freshbooks.faults.clear()
     _inject_faults(env, slow_uploads=False)
     env.freshbooks.expire_access_tokens()
     env.cleo.expire_tokens()
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
-        result = env.sync(first, today, instance)
-        assert result.success
-        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-        assert checks == {"edi_interchanges_are_valid": True, "deliveries_reconcile_with_freshbooks": True}
-    finally:
-        instance.dispose()
+    resumed = subprocess.run([*BACKFILL, "--from", first.isoformat(), "--to", today.isoformat()], env=child_env,
+                             capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (f"freshcleo: run {killed.run_id[:8]}… (pid {child.pid}) died without finishing; marked failed and "
+            "freed its cleo_api slot") in resumed.stderr
+    assert re.search(r"sync \S+: run \S+ ok;", resumed.stdout), resumed.stdout
+    for check in ("edi_interchanges_are_valid", "deliveries_reconcile_with_freshbooks"):
+        assert f"{check} passed" in resumed.stdout, resumed.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+        for pool in ("freshbooks_api", "cleo_api"):
+            info = instance.event_log_storage.get_concurrency_info(pool)
+            assert not info.claimed_slots and not info.pending_steps, info
 
     with env.ledger.begin() as conn:
         routed = conn.execute(select(func.count()).select_from(documents)
@@ -166,15 +179,3 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
     # the upload cut off by the kill, and those whose response was lost, were found in Cleo, not sent again
     assert all(receipts[name]["outcome"] == "already_present" for name in caught)
     assert Counter(r["outcome"] for r in receipts.values())["already_present"] >= len(caught) + 2
-
-
-def _child(first: str, last: str) -> None:
-    """The run that gets killed (this file run as a script): settings from the environment, its own
-    DAGSTER_HOME."""
-    instance = dg.DagsterInstance.get()
-    result = run_sync(load_settings(), dt.date.fromisoformat(first), dt.date.fromisoformat(last), instance)
-    sys.exit(0 if result.success else 1)
-
-
-if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2])
