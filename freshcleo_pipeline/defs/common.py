@@ -15,6 +15,9 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 
 #: A backfill runs at most a month of days per run: a year is 12 runs, each bounded in memory and time.
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+# For what waiting can fix (network, 5xx, a busy database). What cannot recover (refused credentials, a dead
+# grant, undecryptable secrets, bad configuration) bypasses it: ``PipelineResource.open`` raises those as
+# ``dg.Failure(allow_retries=False)``.
 SYNC_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 PREVIEW_ROWS = 20
 

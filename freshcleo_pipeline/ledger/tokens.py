@@ -95,6 +95,16 @@ class RefreshTimeoutError(AuthError):
     """Another process holds the refresh lease and neither finished nor let it expire in time."""
 
 
+class UndecryptableSecretError(LedgerError):
+    """A stored secret does not decrypt with the configured key: FRESHCLEO_SECRET_KEY is not the key it was
+    written with. Retrying cannot help; restoring the key or reconnecting does."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"token vault: the stored {what} cannot be decrypted with FRESHCLEO_SECRET_KEY: "
+                         "restore the key used when it was stored, or reconnect (`freshcleo connect freshbooks`)")
+        self.what = what
+
+
 class TokenCipher:
     """Fernet encryption of secrets at rest; the key comes from the caller (settings), not the environment."""
 
@@ -114,8 +124,7 @@ class TokenCipher:
         try:
             return self._fernet.decrypt(blob.encode("ascii")).decode("utf-8")
         except InvalidToken:
-            raise LedgerError(f"token vault: cannot decrypt the stored {what}; FRESHCLEO_SECRET_KEY is not "
-                              "the key it was written with (restore the key or reconnect)") from None
+            raise UndecryptableSecretError(what) from None
 
 
 # ---- plain operations on a connection ----
@@ -348,4 +357,5 @@ __all__ = [
     "TokenCipher",
     "TokenSet",
     "TokenVault",
+    "UndecryptableSecretError",
 ]
