@@ -7,7 +7,7 @@ import importlib
 import click
 
 # Modules listed here each expose a click command or group under the attribute of the same name.
-_MODULES = ("db", "sandbox", "edi", "connect", "ping", "webhooks", "pipeline")
+_MODULES = ("db", "sandbox", "edi", "connect", "ping", "webhooks", "pipeline", "quarantine")
 
 
 def _load() -> list[click.Command]:

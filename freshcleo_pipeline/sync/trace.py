@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from freshcleo_pipeline.ledger import Ledger, audit, snapshots
+from freshcleo_pipeline.ledger import Ledger, audit, quarantine, snapshots
 from freshcleo_pipeline.ledger.rows import loads
 from freshcleo_pipeline.ledger.schema import documents, inbound_files, interchanges, outbox
 
@@ -28,6 +28,7 @@ class DocumentTrace:
     normalized: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[quarantine.Entry] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"{self.kind} {self.source_id} (FreshBooks account {self.account_id})"]
@@ -51,6 +52,11 @@ class DocumentTrace:
                 out.append(f"      note: {d['last_error']}")
             if d["ack_detail"]:
                 out.append(f"      ack: {d['ack_detail']}")
+        if self.quarantined:
+            out.append("  quarantine:")
+            out += [f"    #{q.id} {q.state} ({q.stage}, seen {q.occurrences}x, last {q.last_seen_at:%Y-%m-%d %H:%M}): "
+                    f"{q.reason_code}: {q.reason}" + (f" — {q.resolution}" if q.resolution else "")
+                    for q in self.quarantined]
         out.append("  trail:")
         out += [f"    {e['at']}  {e['event']:<16} {e['partner'] or '':<18} run {e['run_id'] or '-'}  {e['detail']}"
                 for e in self.events]
@@ -65,6 +71,7 @@ def find(conn: Connection, query: str) -> list[tuple[str, str, str]]:
     rows = conn.execute(select(documents.c.kind, documents.c.account_id, documents.c.source_id).where(
         or_(documents.c.source_id == text, documents.c.reference == text))).all()
     found.update((k, a, s) for k, a, s in rows)
+    found.update(quarantine.freshbooks_matches(conn, text))
     file_filter = [interchanges.c.file_name == text]
     if number.isdigit():
         isa_match = interchanges.c.isa13 == int(number)
@@ -109,4 +116,5 @@ def trace(ledger: Ledger, kind: str, account_id: str, source_id: str) -> Documen
         result.events = [{"at": e.occurred_at.isoformat(timespec="seconds"), "event": e.event,
                           "partner": e.partner_id, "run_id": e.run_id, "detail": e.detail}
                          for e in audit.trail(conn, account_id=account_id, source_id=source_id, kind=kind)]
+        result.quarantined = quarantine.of_item(conn, quarantine.freshbooks_item_key(kind, source_id))
     return result

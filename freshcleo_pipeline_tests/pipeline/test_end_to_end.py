@@ -46,7 +46,8 @@ def test_documents_flow_to_partner_folders_exactly_once(
 
     result = env.sync(first, today, dagster_instance)
     assert result.success
-    assert _checks(result) == {"edi_interchanges_are_valid": True, "deliveries_reconcile_with_freshbooks": True}
+    assert _checks(result) == {"edi_interchanges_are_valid": True, "deliveries_reconcile_with_freshbooks": True,
+                              "freshbooks_records_not_quarantined": True}
 
     with env.ledger.begin() as conn:
         routed = dict(conn.execute(select(documents.c.partner_id, func.count())

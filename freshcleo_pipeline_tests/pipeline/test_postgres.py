@@ -41,11 +41,12 @@ def test_full_run_with_dagster_and_ledger_on_postgres(
     sync = env.sync(first, today, instance)
     assert sync.success
     assert {e.check_name: e.passed for e in sync.get_asset_check_evaluations()} == {
-        "edi_interchanges_are_valid": True, "deliveries_reconcile_with_freshbooks": True}
+        "edi_interchanges_are_valid": True, "deliveries_reconcile_with_freshbooks": True,
+        "freshbooks_records_not_quarantined": True}
     inbound = env.inbound(instance)
     assert inbound.success
     assert {e.check_name: e.passed for e in inbound.get_asset_check_evaluations()} == {
-        "acknowledgments_on_time": True}
+        "acknowledgments_on_time": True, "inbound_files_not_quarantined": True}
 
     with env.ledger.begin() as conn:
         routed: dict[str, int] = dict(conn.execute(
