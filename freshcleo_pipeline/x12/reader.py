@@ -1,0 +1,258 @@
+"""The one reader of inbound X12: a partner's file as interchanges, groups and transaction sets.
+
+Owns the structural reading of everything a partner sends (997, 999, TA1, 810, 850, 820, 856, sets we do not
+know): any number of interchanges per file, any mix of groups and sets, delimiters from each ISA, line breaks
+between segments, a byte-order mark, lower-case segment ids. Deviations from the envelope rules (a missing
+trailer, a count or control number that disagrees, a segment outside any set) are reported as warnings on the
+part they concern; the reading goes on, so a person sees what the partner sent and why it is odd. Strictness
+belongs to the callers, where attribution needs it (which group and set an acknowledgment speaks for).
+
+It raises ``X12ParseError`` only when no interchange can be read at all. Must not do I/O, judge business
+content, or validate element syntax (``validator.py`` does that for what we send).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from freshcleo_pipeline.x12.ack_reader import reading_form
+from freshcleo_pipeline.x12.errors import X12ParseError
+from freshcleo_pipeline.x12.tokens import RawSegment, ReadDelimiters, read_delimiters, tokenize
+
+
+def element(segment: RawSegment, position: int) -> str:
+    """Element ``position`` (1-based, as X12 numbers them) of a segment, "" when absent."""
+    return segment.elements[position - 1].strip() if len(segment.elements) >= position else ""
+
+
+@dataclass(frozen=True)
+class ReadSet:
+    """One transaction set, ST to SE inclusive."""
+
+    set_id: str  # ST01
+    control: str  # ST02
+    version: str  # ST03 when present (5010 implementation guides), else the group's GS08
+    segments: tuple[RawSegment, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def body(self) -> tuple[RawSegment, ...]:
+        """The segments between ST and SE."""
+        inner = self.segments[1:]
+        return inner[:-1] if inner and inner[-1].tag == "SE" else inner
+
+
+@dataclass(frozen=True)
+class ReadGroup:
+    """One functional group, GS to GE."""
+
+    functional_id: str  # GS01
+    sender: str  # GS02
+    receiver: str  # GS03
+    date: str  # GS04
+    time: str  # GS05
+    control: str  # GS06
+    version: str  # GS08
+    gs: RawSegment
+    sets: tuple[ReadSet, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadInterchange:
+    """One interchange, ISA to IEA, with TA1 segments that sit directly in it."""
+
+    sender_qualifier: str  # ISA05
+    sender: str  # ISA06, padding removed
+    receiver_qualifier: str  # ISA07
+    receiver: str  # ISA08
+    date: str  # ISA09
+    time: str  # ISA10
+    version: str  # ISA12
+    control: str  # ISA13
+    ack_requested: bool  # ISA14 = 1: the sender asks for a TA1
+    usage: str  # ISA15
+    delimiters: ReadDelimiters
+    isa: RawSegment
+    ta1s: tuple[RawSegment, ...]
+    groups: tuple[ReadGroup, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    interchanges: tuple[ReadInterchange, ...]
+    warnings: tuple[str, ...] = ()
+
+    def all_warnings(self) -> list[str]:
+        out = list(self.warnings)
+        for interchange in self.interchanges:
+            out += [f"ISA13 {interchange.control}: {w}" for w in interchange.warnings]
+            for group in interchange.groups:
+                out += [f"ISA13 {interchange.control} GS06 {group.control}: {w}" for w in group.warnings]
+                for st in group.sets:
+                    out += [f"ISA13 {interchange.control} GS06 {group.control} ST02 {st.control}: {w}"
+                            for w in st.warnings]
+        return out
+
+    @property
+    def set_ids(self) -> list[str]:
+        """ST01 of every set, and 'TA1' for each TA1, in file order."""
+        out: list[str] = []
+        for interchange in self.interchanges:
+            out += ["TA1"] * len(interchange.ta1s)
+            out += [st.set_id for group in interchange.groups for st in group.sets]
+        return out
+
+
+def read_x12(text: str) -> ReadFile:
+    """Every interchange of a partner's file (see the module docstring for what is tolerated)."""
+    form = reading_form(text)
+    if form[:3] != "ISA":
+        raise X12ParseError("interchange start", form[:20], "the text to begin with an ISA segment")
+    interchanges: list[ReadInterchange] = []
+    warnings: list[str] = []
+    rest = form
+    while rest:
+        chunk, rest, note = _next_interchange(rest)
+        if note:
+            warnings.append(note)
+        try:
+            interchanges.append(_interchange(chunk))
+        except X12ParseError as exc:
+            if not interchanges:
+                raise
+            warnings.append(f"text after interchange {interchanges[-1].control} cannot be read: {exc}")
+            break
+    return ReadFile(tuple(interchanges), tuple(warnings))
+
+
+def _next_interchange(text: str) -> tuple[str, str, str]:
+    """(this interchange's text, the rest from the next ISA, a warning about text between them)."""
+    delimiters, _ = read_delimiters(text)
+    end_tag = f"{delimiters.segment}IEA{delimiters.element}"
+    at = text.upper().find(end_tag.upper())
+    if at < 0:
+        return text, "", ""
+    close = text.find(delimiters.segment, at + len(end_tag))
+    if close < 0:
+        return text, "", ""
+    chunk, rest = text[:close + 1], text[close + 1:]
+    stripped = rest.lstrip(" \r\n\t")
+    if not stripped:
+        return chunk, "", ""
+    start = stripped.upper().find("ISA")
+    if start < 0:
+        return chunk, "", f"text after the last IEA ignored: {stripped[:40]!r}"
+    note = f"text between interchanges ignored: {stripped[:start][:40]!r}" if start else ""
+    return chunk, stripped[start:], note
+
+
+def _interchange(text: str) -> ReadInterchange:
+    tokens = tokenize(text)
+    segments = list(tokens.segments)
+    isa = segments[0]
+    warnings: list[str] = []
+    if len(isa.elements) < 16:
+        raise X12ParseError("ISA", tokens.isa_text[:106], "16 elements")
+    ta1s: list[RawSegment] = []
+    groups: list[ReadGroup] = []
+    iea: RawSegment | None = None
+    index = 1
+    while index < len(segments):
+        segment = segments[index]
+        tag = segment.tag.upper()
+        if tag == "TA1":
+            ta1s.append(segment)
+        elif tag == "GS":
+            group, index = _group(segments, index)
+            groups.append(group)
+            continue
+        elif tag == "IEA":
+            iea = segment
+            if index + 1 < len(segments):
+                warnings.append(f"{len(segments) - index - 1} segment(s) after IEA ignored")
+            break
+        else:
+            warnings.append(f"segment {segment.tag} at position {segment.position} is outside any group; ignored")
+        index += 1
+    control = element(isa, 13)
+    if iea is None:
+        warnings.append("no IEA trailer")
+    else:
+        if element(iea, 2) != control:
+            warnings.append(f"IEA02 {element(iea, 2)!r} differs from ISA13 {control!r}")
+        if element(iea, 1) != str(len(groups)):
+            warnings.append(f"IEA01 says {element(iea, 1)!r} groups; the interchange holds {len(groups)}")
+    if tokens.trailing:
+        warnings.append(f"text after the last segment terminator ignored: {tokens.trailing[:40]!r}")
+    return ReadInterchange(
+        sender_qualifier=element(isa, 5), sender=element(isa, 6), receiver_qualifier=element(isa, 7),
+        receiver=element(isa, 8), date=element(isa, 9), time=element(isa, 10), version=element(isa, 12),
+        control=control, ack_requested=element(isa, 14) == "1", usage=element(isa, 15),
+        delimiters=tokens.delimiters, isa=isa, ta1s=tuple(ta1s), groups=tuple(groups), warnings=tuple(warnings))
+
+
+def _group(segments: list[RawSegment], start: int) -> tuple[ReadGroup, int]:
+    """The group opened at ``start``; returns it and the index after its GE (or where it stopped)."""
+    gs = segments[start]
+    warnings: list[str] = []
+    sets: list[ReadSet] = []
+    index = start + 1
+    ge: RawSegment | None = None
+    while index < len(segments):
+        segment = segments[index]
+        tag = segment.tag.upper()
+        if tag == "ST":
+            st, index = _set(segments, index, element(gs, 8))
+            sets.append(st)
+            continue
+        if tag == "GE":
+            ge = segment
+            index += 1
+            break
+        if tag in ("GS", "IEA"):
+            break
+        warnings.append(f"segment {segment.tag} at position {segment.position} is outside any set; ignored")
+        index += 1
+    control = element(gs, 6)
+    if ge is None:
+        warnings.append("no GE trailer")
+    else:
+        if element(ge, 2) != control:
+            warnings.append(f"GE02 {element(ge, 2)!r} differs from GS06 {control!r}")
+        if element(ge, 1) != str(len(sets)):
+            warnings.append(f"GE01 says {element(ge, 1)!r} sets; the group holds {len(sets)}")
+    return ReadGroup(functional_id=element(gs, 1), sender=element(gs, 2), receiver=element(gs, 3),
+                     date=element(gs, 4), time=element(gs, 5), control=control, version=element(gs, 8), gs=gs,
+                     sets=tuple(sets), warnings=tuple(warnings)), index
+
+
+def _set(segments: list[RawSegment], start: int, group_version: str) -> tuple[ReadSet, int]:
+    st = segments[start]
+    warnings: list[str] = []
+    body: list[RawSegment] = [st]
+    index = start + 1
+    closed = False
+    while index < len(segments):
+        segment = segments[index]
+        tag = segment.tag.upper()
+        if tag in ("ST", "GE", "GS", "IEA"):
+            break
+        body.append(segment)
+        index += 1
+        if tag == "SE":
+            closed = True
+            break
+    control = element(st, 2)
+    if not closed:
+        warnings.append("no SE trailer")
+    else:
+        se = body[-1]
+        if element(se, 2) != control:
+            warnings.append(f"SE02 {element(se, 2)!r} differs from ST02 {control!r}")
+        if element(se, 1) != str(len(body)):
+            warnings.append(f"SE01 says {element(se, 1)!r} segments; the set holds {len(body)}")
+    return ReadSet(set_id=element(st, 1), control=control, version=element(st, 3) or group_version,
+                   segments=tuple(body), warnings=tuple(warnings)), index
+
