@@ -325,3 +325,50 @@ cooldowns = Table(
     Column("attempts", Integer(), nullable=False, default=1),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# Every acknowledgment received for a delivered set (997, 999, TA1), kept whole: the outbox row holds the current
+# state; these rows hold the history, so a later acknowledgment that contradicts an earlier one is a visible
+# conflict, not an overwrite.
+acknowledgments = Table(
+    "acknowledgments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
+    Column("inbound_file_id", Id, ForeignKey("inbound_files.id"), nullable=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("ack_kind", String(4), nullable=False),  # 997 | 999 | TA1
+    Column("isa13", String(9), nullable=True),  # the acknowledgment's own interchange control number
+    Column("status", String(24), nullable=False),  # accepted | accepted_with_errors | partially_accepted | rejected
+    Column("detail", Text(), nullable=False, default="{}"),
+    Column("warnings", Text(), nullable=False, default="[]"),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    UniqueConstraint("outbox_id", "inbound_file_id", "ack_kind"),
+    Index(None, "partner_id", "isa13"),
+)
+
+# Business documents partners send us (their 810s, 850s, 820s, 856s), read into data: one row per transaction set,
+# with the numbers, dates and money a person matches on, and the normalized document where the models fit.
+partner_documents = Table(
+    "partner_documents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("inbound_file_id", Id, ForeignKey("inbound_files.id"), nullable=False),
+    Column("partner_id", String(40), nullable=False),
+    Column("transaction_set", String(3), nullable=False),
+    Column("isa13", String(9), nullable=False),
+    Column("gs06", String(9), nullable=False),
+    Column("st02", String(9), nullable=False),
+    Column("reference", String(64), nullable=False, default=""),  # their invoice / PO / trace number
+    Column("document_date", Date(), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("total", String(32), nullable=True),
+    Column("body", Text(), nullable=True),  # the normalized document as JSON, where the models fit
+    Column("status", String(20), nullable=False),  # read | unreadable
+    Column("reason", Text(), nullable=False, default=""),
+    Column("warnings", Text(), nullable=False, default="[]"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    UniqueConstraint("inbound_file_id", "isa13", "gs06", "st02"),
+    Index(None, "partner_id", "reference"),
+)
