@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from sqlalchemy import Connection
 
 from freshcleo_pipeline.errors import FreshcleoError
 from freshcleo_pipeline.ledger import open_ledger, quarantine
@@ -33,13 +36,22 @@ def _when(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
-def _entry_or_fail(entry_id: int) -> Entry:
+@contextmanager
+def _transaction() -> Iterator[Connection]:
+    """One ledger transaction; a refused decision (``ValueError`` naming the entry) becomes the CLI's error line."""
     ledger = open_ledger(get_settings().resolved_ledger_url())
     try:
         with ledger.begin() as conn:
-            entry = quarantine.get(conn, entry_id)
+            yield conn
+    except ValueError as exc:
+        raise FreshcleoError(str(exc)) from None
     finally:
         ledger.dispose()
+
+
+def _entry_or_fail(entry_id: int) -> Entry:
+    with _transaction() as conn:
+        entry = quarantine.get(conn, entry_id)
     if entry is None:
         raise FreshcleoError(f"quarantine id {entry_id}: no such entry (see `freshcleo quarantine list`)")
     return entry
@@ -58,12 +70,8 @@ def quarantine_group() -> None:
 def list_command(state: str | None, stage: str | None, partner: str | None, limit: int) -> None:
     """Entries waiting for a person (or, with --state, any state)."""
     states = quarantine.PENDING if state is None else quarantine.STATES if state == "all" else (state,)
-    ledger = open_ledger(get_settings().resolved_ledger_url())
-    try:
-        with ledger.begin() as conn:
-            rows = quarantine.entries(conn, states=states, stage=stage, partner_id=partner, limit=limit)
-    finally:
-        ledger.dispose()
+    with _transaction() as conn:
+        rows = quarantine.entries(conn, states=states, stage=stage, partner_id=partner, limit=limit)
     if not rows:
         click.echo("quarantine: nothing " + ("waiting" if state is None else f"in state {state}"))
         return
@@ -105,12 +113,8 @@ def show(entry_id: int, raw_path: str | None) -> None:
         lines.append(f"  {key:<12} {value}")
     click.echo("\n".join(lines))
     if raw_path is not None:
-        ledger = open_ledger(get_settings().resolved_ledger_url())
-        try:
-            with ledger.begin() as conn:
-                raw = quarantine.raw_of(conn, entry_id)
-        finally:
-            ledger.dispose()
+        with _transaction() as conn:
+            raw = quarantine.raw_of(conn, entry_id)
         if raw is None:
             raise FreshcleoError(f"quarantine {entry_id}: no raw input was kept (it was over the kept size or "
                                  "never downloaded whole)")
@@ -123,14 +127,8 @@ def show(entry_id: int, raw_path: str | None) -> None:
 @click.option("--reason", required=True, help="Why this input is set aside for good (kept in the ledger).")
 def dismiss(entry_id: int, reason: str) -> None:
     """Set an entry aside for good, saying why; the same input coming back stays dismissed."""
-    ledger = open_ledger(get_settings().resolved_ledger_url())
-    try:
-        with ledger.begin() as conn:
-            entry = quarantine.dismiss(conn, entry_id, reason)
-    except ValueError as exc:
-        raise FreshcleoError(str(exc)) from None
-    finally:
-        ledger.dispose()
+    with _transaction() as conn:
+        entry = quarantine.dismiss(conn, entry_id, reason)
     click.echo(f"quarantine {entry.id} dismissed: {entry.resolution}")
 
 
@@ -140,14 +138,8 @@ def dismiss(entry_id: int, reason: str) -> None:
 def retry(entry_id: int, no_run: bool) -> None:
     """Ask for another attempt and run the stage that owns the entry now."""
     settings = get_settings()
-    ledger = open_ledger(settings.resolved_ledger_url())
-    try:
-        with ledger.begin() as conn:
-            entry = quarantine.request_retry(conn, entry_id)
-    except ValueError as exc:
-        raise FreshcleoError(str(exc)) from None
-    finally:
-        ledger.dispose()
+    with _transaction() as conn:
+        entry = quarantine.request_retry(conn, entry_id)
     click.echo(f"quarantine {entry.id} ({entry.stage} {entry.kind} {entry.reference}): retry requested")
     if no_run:
         return
