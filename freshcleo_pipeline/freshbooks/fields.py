@@ -126,21 +126,37 @@ def vis_state(kind: str, raw: Mapping[str, Any]) -> int:
 
 def oversized(raw: object, limit: int) -> tuple[str, int] | None:
     """(field path, size in UTF-8 bytes) of the first string anywhere in ``raw`` longer than ``limit`` bytes."""
-    stack: list[tuple[str, object]] = [("", raw)]
+    # Every record of every listing passes here: the path is kept as links to the parent and spelled out only
+    # for the one string that is over the limit.
+    stack: list[tuple[object, _Link | None]] = [(raw, None)]
     while stack:
-        path, value = stack.pop()
+        value, link = stack.pop()
         if isinstance(value, str):
             # A string of more characters than the limit is over it in any encoding; only strings close to the
             # limit are encoded to count their bytes (encoding a huge one would double what it costs).
             if len(value) > limit:
-                return path or "(document)", _utf8_size(value)
+                return _spell(link), _utf8_size(value)
             if len(value) * 4 > limit and len(value.encode("utf-8", "surrogatepass")) > limit:
-                return path or "(document)", len(value.encode("utf-8", "surrogatepass"))
+                return _spell(link), len(value.encode("utf-8", "surrogatepass"))
         elif isinstance(value, Mapping):
-            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(list(value.items())))
+            stack.extend((v, (link, k)) for k, v in value.items())
         elif isinstance(value, list | tuple):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+            stack.extend((v, (link, i)) for i, v in enumerate(value))
     return None
+
+
+_Link = tuple[Any, Any]  # (parent link or None, key or index)
+
+
+def _spell(link: _Link | None) -> str:
+    parts: list[Any] = []
+    while link is not None:
+        link, part = link
+        parts.append(part)
+    path = ""
+    for part in reversed(parts):
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(document)"
 
 
 def _utf8_size(text: str, chunk: int = 1 << 20) -> int:
