@@ -17,7 +17,8 @@ from freshcleo_pipeline.cleo.client import CleoClient
 from freshcleo_pipeline.errors import ConfigError, FreshcleoError
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient
 from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
-from freshcleo_pipeline.ledger import Ledger, open_ledger
+from freshcleo_pipeline.ledger import Ledger, open_ledger, partner_documents
+from freshcleo_pipeline.ledger import outbox as outbox_ops
 from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
 from freshcleo_pipeline.partners import load_partners
 from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
@@ -128,6 +129,7 @@ def demo(days: int) -> None:
         first = today - dt.timedelta(days=days - 1)
         sync_ok = run_range(settings, first, today, 31, "demo")
         running.cleo.deliver_due_acks()
+        _partners_send_documents(running, ledger)
         inbound = run_inbound(settings, "demo")
         _print_summary(ledger, _days(first, today))
         click.echo("\nOpen the Dagster UI on the same instance and sandbox with: make ui")
@@ -138,6 +140,17 @@ def demo(days: int) -> None:
         running.stop()
 
 
+def _partners_send_documents(running: Sandbox, ledger: Ledger) -> None:
+    """The emulated partners send their own documents, which the inbound poll reads and acknowledges: a customer's
+    850 (a 999 back from the 5010 partner), and a supplier's 810 invoicing one of the 850s we delivered to it."""
+    with ledger.begin() as conn:
+        ordered = outbox_ops.delivered_references(conn, "bolt-fasteners", "850")
+    sent = [running.cleo.send_partner_document("acme-retail", "850"),
+            running.cleo.send_partner_document("northwind-grocers", "850"),
+            running.cleo.send_partner_document("bolt-fasteners", "810", answers=ordered[0] if ordered else "")]
+    click.echo(f"partners sent their own documents: {', '.join(sent)}")
+
+
 def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
     with ledger.begin() as conn:
         statuses = conn.execute(select(documents.c.kind, documents.c.status, documents.c.partner_id, func.count())
@@ -146,15 +159,18 @@ def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
         warnings = conn.execute(select(func.count()).where(documents.c.partition_date.in_(days),
                                                            documents.c.warnings != "[]")).scalar_one()
         files = conn.execute(select(interchanges.c.partner_id, interchanges.c.state, func.count())
+                             .where(interchanges.c.transaction_set.not_in(outbox_ops.ACK_TRANSACTION_SETS))
                              .group_by(interchanges.c.partner_id, interchanges.c.state)).all()
         acks = conn.execute(select(outbox.c.partner_id, outbox.c.ack_state, func.count())
                             .where(outbox.c.state == "delivered")
                             .group_by(outbox.c.partner_id, outbox.c.ack_state)).all()
+        received = partner_documents.counts(conn)
+        answered = Counter((a.partner_id, a.ack_kind, a.status, a.state) for a in outbox_ops.acks_sent(conn))
     click.echo(f"\nDocuments in {days[0]}..{days[-1]} (kind, status, partner: count)")
     for kind, status, partner, count in sorted(statuses, key=lambda r: (r[0], r[1], r[2] or "")):
         click.echo(f"  {kind:<13} {status:<11} {partner or '-':<18} {count}")
     click.echo(f"  documents with normalization warnings: {warnings}")
-    click.echo("Files in Cleo (partner, state: count)")
+    click.echo("Files of our documents in Cleo (partner, state: count)")
     for partner, state, count in sorted(files):
         click.echo(f"  {partner:<18} {state:<10} {count}")
     click.echo("Acknowledgments of delivered documents (partner, state: count)")
@@ -163,6 +179,16 @@ def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
         click.echo(f"  {partner:<18} {state:<20} {count}")
         totals[state] += count
     click.echo("  all partners: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none"))
+    click.echo("Partner documents received (partner, transaction set, status: count)")
+    for partner, transaction_set, status, count in sorted(received):
+        click.echo(f"  {partner:<18} {transaction_set:<4} {status:<15} {count}")
+    if not received:
+        click.echo("  none")
+    click.echo("Acknowledgments sent to partners (partner, kind, AK9/TA1 code, file state: count)")
+    for (partner, kind, status, state), count in sorted(answered.items()):
+        click.echo(f"  {partner:<18} {kind:<4} {status:<3} {state:<10} {count}")
+    if not answered:
+        click.echo("  none")
 
 
 @click.command()

@@ -1,12 +1,11 @@
-"""Inbound assets: files partners put in Cleo (997s, partner documents), and the acknowledgment check."""
+"""Inbound assets: files partners put in Cleo (997s, 999s, TA1s, partner documents), and the acknowledgment
+check."""
 
 import dagster as dg
-from sqlalchemy import func, select
 
 from freshcleo_pipeline.defs.common import SYNC_RETRY, counter_metadata
 from freshcleo_pipeline.defs.resources import LedgerResource, PipelineResource
-from freshcleo_pipeline.ledger.schema import outbox
-from freshcleo_pipeline.sync.inbound import poll_inbound
+from freshcleo_pipeline.sync.inbound import acknowledgment_health, poll_inbound
 
 
 @dg.asset(
@@ -15,8 +14,9 @@ from freshcleo_pipeline.sync.inbound import poll_inbound
     pool="cleo_api",
     kinds={"cleo"},
     code_version="1",
-    description="Files from every partner's Cleo inbound folder: recorded in the ledger, 997s applied to the "
-    "acknowledgment state of each delivered document, then archived in Cleo. Deliveries past their partner's "
+    description="Files from every partner's Cleo inbound folder: recorded in the ledger, 997s, 999s and TA1s "
+    "applied to the acknowledgment state of each delivered document, partners' 810s, 850s and 820s read into "
+    "partner documents and answered with a 997 or 999, then archived in Cleo. Deliveries past their partner's "
     "acknowledgment window become overdue.",
 )
 def cleo_inbound_files(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
@@ -34,26 +34,25 @@ def cleo_inbound_files(context: dg.AssetExecutionContext, pipeline: PipelineReso
         "retried_from_quarantine": summary.retried,
         **counter_metadata("files", summary.files),
         **counter_metadata("acks", summary.acks),
+        **counter_metadata("partner_documents", summary.partner_documents),
+        **counter_metadata("acks_sent", summary.acks_sent),
     })
 
 
 @dg.asset_check(asset=cleo_inbound_files,
-                description="No delivered document is rejected by its partner or overdue for its 997.")
+                description="No delivered document is rejected by its partner, overdue for its acknowledgment, or "
+                "in conflict (two acknowledgments of it disagree).")
 def acknowledgments_on_time(ledger: LedgerResource) -> dg.AssetCheckResult:
     led = ledger.get_ledger()
     try:
-        with led.begin() as conn:
-            counts: dict[str, int] = dict(conn.execute(select(outbox.c.ack_state, func.count())
-                                       .where(outbox.c.state == "delivered").group_by(outbox.c.ack_state)).all())
-            bad = conn.execute(select(outbox.c.partner_id, outbox.c.kind, outbox.c.source_id, outbox.c.reference,
-                                      outbox.c.ack_state)
-                               .where(outbox.c.ack_state.in_(("rejected", "overdue"))).limit(20)).all()
+        counts, attention = acknowledgment_health(led)
     finally:
         led.dispose()
-    lines = [f"{p} {k} {s} ({r}): {a}" for p, k, s, r, a in bad]
+    conflicts = [a.line() for a in attention if a.ack_state == "conflict"]
     return dg.AssetCheckResult(
-        passed=not bad,
+        passed=not attention,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={**{f"ack/{state}": int(n) for state, n in counts.items()},
-                  "needs_attention": dg.MetadataValue.text("\n".join(lines) or "none")},
+                  "needs_attention": dg.MetadataValue.text("\n".join(a.line() for a in attention) or "none"),
+                  "conflicts": dg.MetadataValue.text("\n".join(conflicts) or "none")},
     )

@@ -372,3 +372,26 @@ partner_documents = Table(
     UniqueConstraint("inbound_file_id", "isa13", "gs06", "st02"),
     Index(None, "partner_id", "reference"),
 )
+
+# Acknowledgments we send partners for what they sent us: one row per idempotency key (partner + their ISA13 +
+# their GS06 for a 997/999, partner + their ISA13 for a TA1), pointing at the interchange that carries it, so the
+# same outbox machinery (text and control numbers stored before upload, Cleo checked first) sends it once.
+acknowledgments_sent = Table(
+    "acknowledgments_sent",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("inbound_file_id", Id, ForeignKey("inbound_files.id"), nullable=False),
+    Column("ack_kind", String(4), nullable=False),  # 997 | 999 | TA1
+    Column("their_isa13", String(9), nullable=False),
+    Column("their_gs06", String(9), nullable=True),  # none for a TA1
+    Column("functional_id", String(2), nullable=True),  # GS01 of the acknowledged group
+    Column("status", String(2), nullable=False),  # AK901 A | E | P | R; TA104 A | E | R
+    Column("detail", Text(), nullable=False, default="{}"),  # the sets and their AK501, the TA105 note
+    Column("interchange_id", Id, ForeignKey("interchanges.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("run_id", String(64), nullable=True),
+    Index(None, "partner_id", "their_isa13"),
+)

@@ -17,6 +17,7 @@ from typing import Any
 from freshcleo_pipeline.errors import FreshcleoError
 from freshcleo_pipeline.ledger import audit, outbox
 from freshcleo_pipeline.ledger.outbox import Interchange
+from freshcleo_pipeline.ledger.partner_documents import trail_kind
 from freshcleo_pipeline.sync.context import SyncContext
 
 
@@ -31,6 +32,7 @@ class DeliverSummary:
     already_present: int = 0
     failed: list[str] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    acks: Counter[str] = field(default_factory=Counter)  # 997 | 999 | TA1 → acknowledgments we sent partners
 
 
 def deliver(ctx: SyncContext) -> DeliverSummary:
@@ -48,6 +50,19 @@ def deliver(ctx: SyncContext) -> DeliverSummary:
     if summary.failed:
         raise DeliveryError(f"{len(summary.failed)} interchange(s) not delivered, kept for the next run: "
                             + "; ".join(summary.failed[:10]))
+    return summary
+
+
+def deliver_acknowledgments(ctx: SyncContext, client: Any) -> DeliverSummary:
+    """Upload the acknowledgments we owe partners (997, 999, TA1) that are stored but not confirmed in Cleo.
+
+    The inbound stage calls it at the end of each poll so partners get their answer without waiting for the next
+    sync; failures are reported in the summary, not raised (the next poll or sync sends them)."""
+    summary = DeliverSummary()
+    with ctx.ledger.begin() as conn:
+        queue = outbox.undelivered(conn, transaction_sets=outbox.ACK_TRANSACTION_SETS)
+    for interchange in queue:
+        _deliver_one(ctx, client, interchange, summary)
     return summary
 
 
@@ -74,6 +89,9 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
     record = {"file_id": receipt.file.id, "folder": receipt.folder, "name": receipt.file.name,
               "size": receipt.file.size, "sha256": receipt.sha256, "outcome": receipt.outcome,
               "created": receipt.file.created.isoformat() if receipt.file.created else None}
+    if interchange.transaction_set in outbox.ACK_TRANSACTION_SETS:
+        _acknowledgment_sent(ctx, interchange, receipt.file.id, record, summary)
+        return
     with ctx.ledger.begin() as conn:
         items = outbox.items_of_interchange(conn, interchange.id)
         outbox.mark_delivered(conn, interchange.id, cleo_file_id=receipt.file.id, receipt=record,
@@ -91,3 +109,26 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
                              "outcome": receipt.outcome})
     ctx.log.info("delivered %s to %s (%d documents, %s)", interchange.file_name, partner.cleo.outbound,
                  len(items), receipt.outcome)
+
+
+def _acknowledgment_sent(ctx: SyncContext, interchange: Interchange, cleo_file_id: str, record: dict[str, Any],
+                         summary: DeliverSummary) -> None:
+    """An acknowledgment's interchange is in Cleo: mark it sent, on the trail of each set it answers."""
+    with ctx.ledger.begin() as conn:
+        outbox.mark_delivered(conn, interchange.id, cleo_file_id=cleo_file_id, receipt=record, run_id=ctx.run_id)
+        outbox.mark_ack_sent(conn, interchange.id)
+        events = []
+        for ack in outbox.acks_of_interchange(conn, interchange.id):
+            events += [{"kind": trail_kind(s["set"]), "account_id": ack.partner_id,
+                        "source_id": f"{ack.their_isa13}/{s['gs06']}/{s['st02']}", "event": "ack_sent",
+                        "partner_id": ack.partner_id, "run_id": ctx.run_id,
+                        "detail": {"ack": ack.ack_kind, "status": s["status"], "file_name": interchange.file_name,
+                                   "isa13": interchange.isa13, "cleo_file_id": cleo_file_id,
+                                   "outcome": record["outcome"]}}
+                       for s in ack.detail.get("sets", [])]
+        audit.record_many(conn, events)
+    summary.acks[interchange.transaction_set] += 1
+    summary.receipts.append({"partner": interchange.partner_id, "file": interchange.file_name, "documents": 0,
+                             "outcome": record["outcome"]})
+    ctx.log.info("sent %s %s to %s (%s)", interchange.transaction_set, interchange.file_name,
+                 interchange.partner_id, record["outcome"])

@@ -1,12 +1,15 @@
-"""Stage 5: pull partners' files from Cleo inbound folders, apply 997s to deliveries, archive, flag overdue.
+"""Stage 5: pull partners' files from Cleo inbound folders, apply acknowledgments to deliveries, archive, flag
+overdue.
 
-Every file ends in exactly one visible state. A file that reads as an X12 interchange from the partner that owns
-the folder is recorded in the ledger before anything else, parsed, and only then archived in Cleo, so a crash at
-any point leaves it either still in the folder or recorded. Anything else is set aside in quarantine with a
-reason code a person can act on:
+Every file ends in exactly one visible state. A file that reads as X12 from the partner that owns the folder is
+recorded in the ledger before anything else, read with the one inbound reader (``x12.reader.read_x12``), and
+only then archived in Cleo, so a crash at any point leaves it either still in the folder or recorded. Anything
+else is set aside in quarantine with a reason code a person can act on:
 
-- its content is the problem (``empty``, ``not_x12``, ``undecodable``, ``unknown_partner``, ``unexpected_error``):
-  the raw bytes go into the quarantine row and the file is archived, so the folder does not serve it again;
+- its content is the problem (``empty``, ``not_x12``, ``undecodable``, ``unknown_partner`` — an ISA05:ISA06, or
+  the GS02 of an acknowledgment group, that is not the folder's partner —, ``ack_mismatch`` — acknowledgments
+  none of which names a group we sent by its functional id (AK101) —, ``unexpected_error``): the raw bytes go
+  into the quarantine row and the file is archived, so the folder does not serve it again;
 - it could not be taken (``download_failed`` after bounded retries, ``over_size_cap``, or content too big for a
   quarantine row): it stays in the folder under the digest ``size:<bytes>`` and is skipped while that row is open
   or dismissed, and downloaded again once a person sets the row to ``retrying``.
@@ -17,9 +20,11 @@ twice, and an archive that already holds its name keeps both (see ``CleoClient.a
 never stops the next file, and one partner's never stops the next partner; only refused credentials end the
 poll, since no partner can be read without them.
 
-A 997 is correlated with our deliveries by (partner, GS06 = AK102, ST02 = AK202). Partner documents (an 850
-from a customer, an 810 from a supplier) are recorded and archived for the people who process them. Deliveries
-still waiting for a 997 past the partner's window become ``overdue``.
+``apply_acknowledgments`` applies the 997s, 999s and TA1s of a file (a TA1 for the interchange it names, a
+997/999 result by partner, GS06 = AK102 and ST02 = AK202), keeps each as an ``acknowledgments`` row, and marks a
+delivery ``conflict`` when a later acknowledgment from another file contradicts an earlier one. Sets that are
+not acknowledgments (an 850 from a customer, an 810 from a supplier) go to ``record_partner_documents``.
+Deliveries still waiting for an acknowledgment past the partner's window become ``overdue``.
 """
 
 from __future__ import annotations
@@ -28,24 +33,28 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from sqlalchemy import Connection
 
 from freshcleo_pipeline.cleo.auth import CleoLoginRefusedError
 from freshcleo_pipeline.cleo.client import CleoClient, OverSizeError
 from freshcleo_pipeline.cleo.paths import RemoteFile
 from freshcleo_pipeline.errors import FreshcleoError
-from freshcleo_pipeline.ledger import audit, inbound, outbox, quarantine
+from freshcleo_pipeline.ledger import Ledger, acknowledgments, audit, inbound, outbox, quarantine
 from freshcleo_pipeline.partners import TradingPartner
 from freshcleo_pipeline.sync.context import SyncContext
-from freshcleo_pipeline.x12.ack_reader import foreign_characters, inbound_text, read_inbound_997, reading_form
+from freshcleo_pipeline.sync.partner_documents import send_acknowledgments, take_business_sets
+from freshcleo_pipeline.x12.ack_reader import ACK_SETS, ack_findings, read_acknowledgments
 from freshcleo_pipeline.x12.errors import X12ParseError
-from freshcleo_pipeline.x12.tokens import read_delimiters
+from freshcleo_pipeline.x12.reader import ReadFile, foreign_characters, inbound_text, read_x12, reading_form
 
-#: AK101 → the transaction set of our group it acknowledges (for group-level results without AK2).
-TRANSACTION_SET_OF_GROUP = {"IN": "810", "PO": "850", "RA": "820"}
 STAGE = "inbound"
+#: Acknowledgment states a person must look at; the acknowledgment check fails while any delivery is in one.
+ATTENTION_STATES = ("rejected", "overdue", outbox.ACK_CONFLICT)
+_KIND_WIDTH = 10  # inbound_files.kind
 
 Outcome = Literal["recorded", "set_aside", "left"]
 
@@ -59,6 +68,8 @@ class InboundSummary:
     errors: list[str] = field(default_factory=list)
     quarantined: Counter[str] = field(default_factory=Counter)  # reason code → files set aside by this poll
     retried: int = 0  # quarantined files processed after a person asked for a retry
+    partner_documents: Counter[str] = field(default_factory=Counter)  # "850 read", "810 unreadable" → sets
+    acks_sent: Counter[str] = field(default_factory=Counter)  # 997 | 999 | TA1 → acknowledgments uploaded
 
 
 class UnreadableFile(FreshcleoError):
@@ -78,7 +89,9 @@ class Reading:
     text: str
     form: str
     encoding: str
-    kind: str
+    kind: str  # what the file holds, for the file row: '997', 'TA1+997', '850', 'mixed', 'unknown'
+    read: ReadFile
+    findings: tuple[str, ...] = ()  # the validator's findings in an acknowledgment file, kept as warnings
 
 
 def read_file(content: bytes, partner: TradingPartner) -> Reading:
@@ -98,44 +111,52 @@ def read_file(content: bytes, partner: TradingPartner) -> Reading:
         raise UnreadableFile("undecodable", "characters", foreign, "X12 text: no control characters besides the "
                              "delimiters its ISA declares and line breaks between segments")
     try:
-        delimiters, length = read_delimiters(form)
+        read = read_x12(form)
     except X12ParseError as exc:
         raise UnreadableFile("not_x12", "ISA", form[:106], str(exc)) from None
-    isa = form[:length].split(delimiters.element)
-    sender = (isa[5].strip(), isa[6].strip()) if len(isa) > 6 else ("", "")
+    _check_sender(read, partner)
+    _check_attribution(read)
+    return Reading(decoded.text, form, decoded.encoding, file_kind(read), read, tuple(ack_findings(form, read)))
+
+
+def _check_sender(read: ReadFile, partner: TradingPartner) -> None:
+    """Every interchange must come from the partner that owns the folder (ISA05:ISA06), and every
+    acknowledgment group too (GS02): another sender's 997 must not speak for this partner's documents. GS02
+    may be the partner's GS id or its ISA id, since translators commonly write the ISA id there too; either is
+    still this partner."""
     expected = (partner.edi.isa_qualifier, partner.edi.isa_id.strip().upper())
-    if sender != expected:
-        raise UnreadableFile("unknown_partner", "ISA05:ISA06", ":".join(sender),
-                             f"{':'.join(expected)}, partner {partner.id} that owns folder {partner.cleo.inbound}")
-    return Reading(decoded.text, form, decoded.encoding, sniff_kind(form))
+    group_ids = {partner.edi.group_id.upper(), partner.edi.isa_id.strip().upper()}
+    owner = f"partner {partner.id} that owns folder {partner.cleo.inbound}"
+    for interchange in read.interchanges:
+        sender = (interchange.sender_qualifier, interchange.sender.upper())
+        if sender != expected:
+            raise UnreadableFile("unknown_partner", "ISA05:ISA06", ":".join(sender),
+                                 f"{':'.join(expected)}, {owner}")
+        for group in interchange.groups:
+            if group.functional_id == "FA" and group.sender.upper() not in group_ids:
+                raise UnreadableFile("unknown_partner", "GS02", group.sender,
+                                     f"{partner.edi.group_id}, {owner} (GS06 {group.control} of ISA13 "
+                                     f"{interchange.control})")
 
 
-def _segments(text: str) -> Iterator[list[str]]:
-    """Segments split into elements, one at a time (a large file is not split whole to find its first ST)."""
-    text = reading_form(text)
-    if len(text) < 106 or not text.startswith("ISA"):
-        return
-    element, terminator = text[3], text[105]
-    start = 0
-    while start < len(text):
-        end = text.find(terminator, start)
-        segment = text[start:end if end >= 0 else len(text)].strip()
-        if segment:
-            yield segment.split(element)
-        if end < 0:
-            return
-        start = end + 1
+def _check_attribution(read: ReadFile) -> None:
+    """A file whose acknowledgments all fail attribution (AK101 not fitting the set) and that holds nothing
+    else is set aside: applying none of it silently would look like a file that was handled."""
+    acks = read_acknowledgments(read)
+    if acks.refused and not acks.results and not acks.ta1s and all(k in ACK_SETS for k in read.set_ids):
+        first = acks.refused[0]
+        raise UnreadableFile("ack_mismatch", "AK101", first.functional_id,
+                             f"acknowledgments that name a group we sent ({first.reason}; "
+                             f"{len(acks.refused)} acknowledgment(s) in the file, none applicable)")
 
 
-def sniff_kind(text: str) -> str:
-    """The transaction set of the first ST segment ('997', '850', …), 'TA1' for an interchange
-    acknowledgment, or 'unknown'."""
-    for parts in _segments(text):
-        if parts[0] == "ST" and len(parts) > 1:
-            return parts[1]
-        if parts[0] == "TA1":
-            return "TA1"
-    return "unknown"
+def file_kind(read: ReadFile) -> str:
+    """The kinds a file holds, in order ('997', 'TA1+997'); 'mixed' when they do not fit the file row."""
+    kinds = list(dict.fromkeys(read.set_ids))
+    if not kinds:
+        return "unknown"
+    kind = "+".join(kinds)
+    return kind if len(kind) <= _KIND_WIDTH else "mixed"
 
 
 def poll_inbound(ctx: SyncContext) -> InboundSummary:
@@ -153,6 +174,7 @@ def poll_inbound(ctx: SyncContext) -> InboundSummary:
             except Exception as exc:  # noqa: BLE001  one partner's folder never stops the others
                 summary.errors.append(f"{partner.id} ({partner.cleo.inbound}): {type(exc).__name__}: {exc}")
                 ctx.log.error("inbound folder %s of %s not polled: %s", partner.cleo.inbound, partner.id, exc)
+        send_acknowledgments(ctx, client, summary)
     finally:
         client.close()
     mark_overdue(ctx, summary)
@@ -287,14 +309,27 @@ def _process(ctx: SyncContext, partner: TradingPartner, folder: str, name: str, 
     if row.state == "recorded":
         if reading.encoding != "utf-8":
             ctx.log.info("inbound file %s/%s read as %s", folder, name, reading.encoding)
-        if kind == "997":
-            _apply_997(ctx, partner, row.id, reading.form, summary)
-        elif kind == "TA1":
-            _apply_ta1(ctx, partner, row.id, reading.form, summary)
-        else:
-            with ctx.ledger.begin() as conn:
-                inbound.set_state(conn, row.id, "applied", parsed={"transaction_set": kind})
+        parsed: dict[str, Any] = {"transaction_sets": reading.read.set_ids,
+                                  "warnings": reading.read.all_warnings()}
+        parsed |= apply_acknowledgments(ctx, partner, row, reading.read, summary, findings=reading.findings)
+        parsed |= record_partner_documents(ctx, partner, row, reading.read, summary)
+        with ctx.ledger.begin() as conn:
+            if parsed.get("error"):
+                inbound.set_state(conn, row.id, "error", parsed=parsed, error=str(parsed["error"]))
+            else:
+                inbound.set_state(conn, row.id, "applied", parsed=parsed)
     return "recorded", row.id
+
+
+def record_partner_documents(ctx: SyncContext, partner: TradingPartner, file_row: inbound.InboundFile,
+                             read: ReadFile, summary: InboundSummary) -> dict[str, Any]:
+    """The sets in a file that are not acknowledgments (a customer's 850, a supplier's 810): named in the file
+    row's parsed record; the file itself is kept for the people who process them."""
+    others = [st.set_id for ic in read.interchanges for group in ic.groups for st in group.sets
+              if st.set_id not in ACK_SETS]
+    if others:
+        take_business_sets(ctx, partner, file_row, read, summary)
+    return {"documents": others} if others else {}
 
 
 def _set_aside(ctx: SyncContext, partner_id: str | None, folder: str, name: str, cleo_file_id: str,
@@ -316,60 +351,104 @@ def _set_aside(ctx: SyncContext, partner_id: str | None, folder: str, name: str,
     return "set_aside" if kept else "left"
 
 
-def _apply_997(ctx: SyncContext, partner: TradingPartner, file_id: int, text: str, summary: InboundSummary) -> None:
-    try:
-        results, warnings = read_inbound_997(text)
-    except FreshcleoError as exc:
-        summary.errors.append(f"997 file {file_id} from {partner.id}: {exc}")
-        with ctx.ledger.begin() as conn:
-            inbound.set_state(conn, file_id, "error", error=str(exc))
-        return
+def apply_acknowledgments(ctx: SyncContext, partner: TradingPartner, file_row: inbound.InboundFile,
+                          read: ReadFile, summary: InboundSummary, *, findings: Sequence[str] = ()) -> dict[str, Any]:
+    """Apply every 997, 999 and TA1 in a file to the deliveries they speak for; returns what goes into the
+    file row's parsed record (``acknowledgments``, ``ack_warnings``, ``refused``, and ``error`` when the file
+    held acknowledgment sets of which nothing could be read). ``findings`` are the validator's (see
+    ``ack_findings``): warnings on the file and on each acknowledgment row.
+
+    TA1s first (each for the interchange it names), then each set's result (correlated by partner, GS06 =
+    AK102 and ST02 = AK202). Each applied acknowledgment is kept as an ``acknowledgments`` row; one that
+    contradicts an earlier one from another file puts the delivery in ``conflict``.
+    """
+    acks = read_acknowledgments(read)
+    out: dict[str, Any] = {}
+    if acks.empty and not any(k in ACK_SETS for k in read.set_ids):
+        return out
+    warnings = [*read.all_warnings(), *acks.warnings, *findings]
+    out["acknowledgments"] = [dataclasses.asdict(t) for t in acks.ta1s] + [dataclasses.asdict(r)
+                                                                            for r in acks.results]
+    if acks.warnings or findings:
+        out["ack_warnings"] = [*acks.warnings, *findings]
+    if acks.refused:
+        out["refused"] = [dataclasses.asdict(r) for r in acks.refused]
+        for refused in acks.refused:  # a warning on the file: the rest of it is applied
+            ctx.log.warning("acknowledgment from %s in %s not applied: %s", partner.id, file_row.file_name,
+                            refused.reason)
+    if acks.empty:
+        out["error"] = "; ".join(acks.warnings) or "no acknowledgment could be read"
+        summary.errors.append(f"acknowledgment file {file_row.file_name} from {partner.id}: {out['error']}")
+        return out
     now = ctx.now()
-    parsed: list[dict[str, Any]] = []
     with ctx.ledger.begin() as conn:
-        for result in results:
-            state = result.status
+        for ta1 in acks.ta1s:
+            if not ta1.interchange_control_number.isdigit():
+                summary.unmatched_acks += 1
+                continue
+            detail = {"ta1_isa13": int(ta1.interchange_control_number), "ta1_code": ta1.code,
+                      "ta1_note": ta1.note_code, "ack_interchange_control_number": ta1.ack_interchange_control_number}
+            items = outbox.find_by_interchange(conn, partner.id, int(ta1.interchange_control_number))
+            if not items:
+                summary.unmatched_acks += 1
+                ctx.log.warning("TA1 from %s answers ISA13 %s, which we never sent", partner.id,
+                                ta1.interchange_control_number)
+            # An accepting TA1 speaks for the envelope; the 997/999 speaks for the sets, so the state stays.
+            state = {"A": "", "R": "rejected"}.get(ta1.code, "accepted_with_errors")
+            for item in items:
+                _apply_one(ctx, conn, partner, file_row, item, "TA1", ta1.ack_interchange_control_number,
+                           state or "accepted", detail, warnings, now, summary, change_state=bool(state))
+        for result in acks.results:
             detail = dataclasses.asdict(result)
-            parsed.append({**detail, "warnings": warnings} if warnings else detail)
-            # A group-level result (no AK2) speaks for every set of the group.
-            transaction_set = result.transaction_set_id or TRANSACTION_SET_OF_GROUP.get(result.functional_id, "")
-            matches = outbox.find_by_control(conn, partner.id, transaction_set, int(result.group_control_number),
-                                             result.set_control_number or None)
+            matches = outbox.find_by_control(conn, partner.id, result.transaction_set,
+                                             int(result.group_control_number), result.set_control_number or None)
             if not matches:
                 summary.unmatched_acks += 1
-                ctx.log.warning("997 from %s acknowledges GS06 %s ST02 %s, which we never sent", partner.id,
-                                result.group_control_number, result.set_control_number)
+                ctx.log.warning("%s from %s acknowledges GS06 %s ST02 %s, which we never sent", result.ack_kind,
+                                partner.id, result.group_control_number, result.set_control_number)
                 continue
             for item in matches:
-                outbox.set_ack(conn, item.id, state, detail, now)
-                audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id,
-                             event=f"ack_{state}", partner_id=partner.id,
-                             detail={"gs06": item.gs06, "st02": item.st02, "file_id": file_id, **detail},
-                             run_id=ctx.run_id)
-                summary.acks[state] += 1
-        inbound.set_state(conn, file_id, "applied", parsed=parsed)
+                _apply_one(ctx, conn, partner, file_row, item, result.ack_kind,
+                           result.ack_interchange_control_number, result.status.value, detail,
+                           [*warnings, *result.warnings], now, summary, change_state=True)
+    return out
 
 
-def _apply_ta1(ctx: SyncContext, partner: TradingPartner, file_id: int, text: str, summary: InboundSummary) -> None:
-    """A TA1 answers for a whole interchange (TA101 = our ISA13): a rejection rejects every set in it."""
-    now = ctx.now()
-    parsed: list[dict[str, Any]] = []
-    with ctx.ledger.begin() as conn:
-        for parts in _segments(text):
-            if parts[0] != "TA1" or len(parts) < 6 or not parts[1].isdigit():
-                continue
-            isa13, code, note = int(parts[1]), parts[4], parts[5]
-            detail = {"ta1_isa13": isa13, "ta1_code": code, "ta1_note": note}
-            parsed.append(detail)
-            if code == "A":
-                continue  # the envelope was accepted; the 997 speaks for the sets
-            state = "rejected" if code == "R" else "accepted_with_errors"
-            for item in outbox.find_by_interchange(conn, partner.id, isa13):
-                outbox.set_ack(conn, item.id, state, detail, now)
-                audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id,
-                             event=f"ack_{state}", partner_id=partner.id, detail=detail, run_id=ctx.run_id)
-                summary.acks[state] += 1
-        inbound.set_state(conn, file_id, "applied", parsed=parsed)
+def _apply_one(ctx: SyncContext, conn: Connection, partner: TradingPartner, file_row: inbound.InboundFile,
+               item: outbox.OutboxItem, ack_kind: str, isa13: str, status: str, detail: dict[str, Any],
+               warnings: list[str], now: dt.datetime, summary: InboundSummary, *, change_state: bool) -> None:
+    """Keep one acknowledgment of one delivery and move its state, or mark the conflict it makes."""
+    history = acknowledgments.of_outbox(conn, [item.id])
+    kept = acknowledgments.record(conn, outbox_id=item.id, inbound_file_id=file_row.id, partner_id=partner.id,
+                                  ack_kind=ack_kind, isa13=isa13, status=status, detail=detail,
+                                  warnings=list(dict.fromkeys(warnings)), run_id=ctx.run_id)
+    if not kept:
+        return  # this file's acknowledgment of this delivery was applied before
+    if not change_state:
+        return
+    verdict = "rejected" if status in acknowledgments.REJECTING else (
+        "accepted" if status in acknowledgments.ACCEPTING and ack_kind != "TA1" else "")
+    earlier = acknowledgments.contradicts(history, file_row.id, verdict)
+    state = outbox.ACK_CONFLICT if earlier or item.ack_state == outbox.ACK_CONFLICT else status
+    event_detail = {"gs06": item.gs06, "st02": item.st02, "file_id": file_row.id, "file": file_row.file_name,
+                    "ack_kind": ack_kind, **detail}
+    if state == outbox.ACK_CONFLICT:
+        event_detail["conflicts_with"] = [{"file": a.file_name, "ack_kind": a.ack_kind, "status": a.status}
+                                          for a in earlier]
+        event_detail["status"] = status
+        ctx.log.warning("%s from %s for %s %s (%s) contradicts an earlier acknowledgment: conflict", ack_kind,
+                        partner.id, item.kind, item.source_id, status)
+    outbox.set_ack(conn, item.id, state, event_detail if state == outbox.ACK_CONFLICT else detail, now)
+    audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id,
+                 event=f"ack_{state}", partner_id=partner.id, detail=event_detail, run_id=ctx.run_id)
+    summary.acks[state] += 1
+
+
+def acknowledgment_health(ledger: Ledger, limit: int = 20) -> tuple[dict[str, int],
+                                                                    list[acknowledgments.Attention]]:
+    """(delivered documents per ack state, those needing a person: rejected, overdue, in conflict)."""
+    with ledger.begin() as conn:
+        return acknowledgments.needing_attention(conn, ATTENTION_STATES, limit)
 
 
 def mark_overdue(ctx: SyncContext, summary: InboundSummary) -> None:

@@ -3,8 +3,9 @@
 ``find`` accepts a FreshBooks id, an invoice/bill/payment reference, an ISA13 (digits, optionally with the
 partner as ``partner:isa13``) or a Cleo file name, and returns the matching documents; ``trace`` assembles one
 document's life in order: snapshot versions, normalization results and warnings, routing, outbox rows with
-interchange and control numbers, file name, upload receipt, acknowledgment, re-sends, and the audit trail with
-the Dagster run ids.
+interchange and control numbers, file name, upload receipt, acknowledgment, every acknowledgment received (997,
+999, TA1, with their AK3/AK4 details and warnings, so a conflict shows both sides), re-sends, and the audit trail
+with the Dagster run ids. A file name finds the documents its acknowledgments spoke for.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from freshcleo_pipeline.ledger import Ledger, audit, quarantine, snapshots
+from freshcleo_pipeline.ledger import Ledger, acknowledgments, audit, quarantine, snapshots
+from freshcleo_pipeline.ledger import partner_documents as partner_docs
+from freshcleo_pipeline.ledger.outbox import AckSent, acks_sent
 from freshcleo_pipeline.ledger.rows import loads
 from freshcleo_pipeline.ledger.schema import documents, inbound_files, interchanges, outbox
 
@@ -29,8 +32,15 @@ class DocumentTrace:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[quarantine.Entry] = field(default_factory=list)
+    acknowledgments: list[acknowledgments.Acknowledgment] = field(default_factory=list)
+    # A partner's own document (kind ``x12_<set>``, account = partner, source id = ISA13/GS06/ST02): as read,
+    # and the acknowledgments we sent for its group.
+    received: list[partner_docs.PartnerDocumentRow] = field(default_factory=list)
+    acks_sent: list[AckSent] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        if self.received:
+            return self._partner_lines()
         out = [f"{self.kind} {self.source_id} (FreshBooks account {self.account_id})"]
         out.append("  versions:")
         out += [f"    {v['version']}  updated {v['updated_at'] or '-'}  partition {v['partition_date'] or '-'}"
@@ -52,6 +62,14 @@ class DocumentTrace:
                 out.append(f"      note: {d['last_error']}")
             if d["ack_detail"]:
                 out.append(f"      ack: {d['ack_detail']}")
+        if self.acknowledgments:
+            out.append("  acknowledgments:")
+            for a in self.acknowledgments:
+                out.append(f"    delivery #{a.outbox_id}  {a.ack_kind} {a.status}  file {a.file_name or '-'}"
+                           f"  ISA13 {a.isa13 or '-'}  received {a.received_at:%Y-%m-%d %H:%M}"
+                           f"  run {a.run_id or '-'}")
+                out += [f"      {note}" for note in _ack_notes(a.detail)]
+                out += [f"      warning: {w}" for w in a.warnings]
         if self.quarantined:
             out.append("  quarantine:")
             out += [f"    #{q.id} {q.state} ({q.stage}, seen {q.occurrences}x, last {q.last_seen_at:%Y-%m-%d %H:%M}): "
@@ -60,6 +78,23 @@ class DocumentTrace:
         out.append("  trail:")
         out += [f"    {e['at']}  {e['event']:<16} {e['partner'] or '':<18} run {e['run_id'] or '-'}  {e['detail']}"
                 for e in self.events]
+        return out
+
+
+    def _partner_lines(self) -> list[str]:
+        out = [f"{self.kind.removeprefix('x12_')} from partner {self.account_id} (their ISA13/GS06/ST02 "
+               f"{self.source_id})"]
+        out.append("  received:")
+        for d in self.received:
+            out.append(f"    {d.status}  {d.reference or '-'}  dated {d.document_date or '-'}  "
+                       f"{d.currency or ''} {d.total or '-'}  inbound file #{d.inbound_file_id}"
+                       + (f"  ({d.reason})" if d.reason else ""))
+            out += [f"      warning: {w}" for w in d.warnings]
+        out.append("  acknowledgments sent:")
+        out += [f"    {a.ack_kind} {a.status}  file {a.file_name}  ISA13 {a.isa13}  {a.state}"
+                f"  sent {a.sent_at or '-'}" for a in self.acks_sent] or ["    none"]
+        out.append("  trail:")
+        out += [f"    {e['at']}  {e['event']:<16} run {e['run_id'] or '-'}  {e['detail']}" for e in self.events]
         return out
 
 
@@ -81,16 +116,14 @@ def find(conn: Connection, query: str) -> list[tuple[str, str, str]]:
         rows = conn.execute(select(outbox.c.kind, outbox.c.account_id, outbox.c.source_id)
                             .where(outbox.c.interchange_id.in_(ids))).all()
         found.update((k, a, s) for k, a, s in rows)
-    for inbound in conn.execute(select(inbound_files.c.parsed, inbound_files.c.partner_id)
-                                .where(inbound_files.c.file_name == text)).all():
-        for result in loads(inbound.parsed) or []:
-            if isinstance(result, dict) and "group_control_number" in result:
-                rows = conn.execute(select(outbox.c.kind, outbox.c.account_id, outbox.c.source_id).where(
-                    outbox.c.partner_id == inbound.partner_id,
-                    outbox.c.transaction_set == result.get("transaction_set_id"),
-                    outbox.c.gs06 == int(result["group_control_number"]),
-                    outbox.c.st02 == result.get("set_control_number"))).all()
-                found.update((k, a, s) for k, a, s in rows)
+    files = [i for (i,) in conn.execute(select(inbound_files.c.id).where(inbound_files.c.file_name == text)).all()]
+    outbox_ids = sorted({a.outbox_id for a in acknowledgments.of_file(conn, files)})
+    if outbox_ids:
+        rows = conn.execute(select(outbox.c.kind, outbox.c.account_id, outbox.c.source_id)
+                            .where(outbox.c.id.in_(outbox_ids))).all()
+        found.update((k, a, s) for k, a, s in rows)
+    found.update((partner_docs.trail_kind(d.transaction_set), d.partner_id, d.source_id)
+                 for d in partner_docs.matching(conn, text))
     return sorted(found)
 
 
@@ -116,5 +149,27 @@ def trace(ledger: Ledger, kind: str, account_id: str, source_id: str) -> Documen
         result.events = [{"at": e.occurred_at.isoformat(timespec="seconds"), "event": e.event,
                           "partner": e.partner_id, "run_id": e.run_id, "detail": e.detail}
                          for e in audit.trail(conn, account_id=account_id, source_id=source_id, kind=kind)]
+        result.acknowledgments = acknowledgments.of_outbox(conn, [d["id"] for d in result.deliveries])
         result.quarantined = quarantine.of_item(conn, quarantine.freshbooks_item_key(kind, source_id))
+        if kind.startswith("x12_"):
+            result.received = partner_docs.get(conn, account_id, source_id)
+            isa13, gs06, _ = [*source_id.split("/"), "", ""][:3]
+            result.acks_sent = [a for a in acks_sent(conn, partner_id=account_id, their_isa13=isa13)
+                                if a.their_gs06 in (gs06, None)]
     return result
+
+
+def _ack_notes(detail: dict[str, Any]) -> list[str]:
+    """One line per AK3/IK3 segment note of an acknowledgment, with its AK4/IK4 elements."""
+    lines: list[str] = []
+    if detail.get("set_errors") or detail.get("group_errors"):
+        lines.append(f"set errors {detail.get('set_errors') or []}  group errors {detail.get('group_errors') or []}")
+    for note in detail.get("segment_notes") or []:
+        elements = ", ".join(f"{e.get('position')}/{e.get('data_element') or '-'} code {e.get('code')}"
+                             + (f" {e.get('bad_data')!r}" if e.get("bad_data") else "")
+                             for e in note.get("elements") or [])
+        lines.append(f"segment {note.get('segment_id')} at {note.get('position')} code {note.get('code') or '-'}"
+                     + (f": {elements}" if elements else ""))
+    if detail.get("ta1_code"):
+        lines.append(f"TA1 for ISA13 {detail.get('ta1_isa13')}: {detail['ta1_code']} note {detail.get('ta1_note')}")
+    return lines

@@ -7,15 +7,19 @@ trailer, a count or control number that disagrees, a segment outside any set) ar
 part they concern; the reading goes on, so a person sees what the partner sent and why it is odd. Strictness
 belongs to the callers, where attribution needs it (which group and set an acknowledgment speaks for).
 
+Inbound files are bytes from a partner's translator, so reading starts with ``inbound_text`` (which bytes
+decode to what) and ``reading_form`` (a byte-order mark, leading blank lines and lower-case letters removed, since
+the standard's case rules judge codes, not whether a file can be read).
+
 It raises ``X12ParseError`` only when no interchange can be read at all. Must not do I/O, judge business
 content, or validate element syntax (``validator.py`` does that for what we send).
 """
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 
-from freshcleo_pipeline.x12.ack_reader import reading_form
 from freshcleo_pipeline.x12.errors import X12ParseError
 from freshcleo_pipeline.x12.tokens import RawSegment, ReadDelimiters, read_delimiters, tokenize
 
@@ -256,3 +260,87 @@ def _set(segments: list[RawSegment], start: int, group_version: str) -> tuple[Re
     return ReadSet(set_id=element(st, 1), control=control, version=element(st, 3) or group_version,
                    segments=tuple(body), warnings=tuple(warnings)), index
 
+
+# ---- inbound bytes ----
+
+#: Control characters that may sit between segments without being data (X12 itself never contains them).
+_LINE_BREAKS = "\r\n\t"
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """What a partner's file reads as: the text, and the reading that produced it."""
+
+    text: str
+    encoding: str  # utf-8 | latin-1 | utf-16
+
+
+def inbound_text(content: bytes) -> InboundText:
+    """The text of an inbound file, never failing on a byte.
+
+    X12's character sets are byte-oriented, so a file that is not UTF-8 (a Latin-1 name, ISA11 = 0xFF) is read
+    as Latin-1, which maps every byte to one character and gives the same bytes back when encoded again. Only a
+    UTF-16 byte-order mark changes the reading (UTF-16 with an odd length raises ``X12ParseError``).
+    """
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return InboundText(content.decode("utf-16"), "utf-16")
+        except UnicodeDecodeError as exc:
+            raise X12ParseError("encoding", content[:2].hex(), f"UTF-16 text after its byte-order mark ({exc.reason})"
+                                ) from None
+    if content.startswith(codecs.BOM_UTF8):
+        content = content[len(codecs.BOM_UTF8):]
+    try:
+        return InboundText(content.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        return InboundText(content.decode("latin-1"), "latin-1")
+
+
+def reading_form(text: str) -> str:
+    """The text the readers take: without a byte-order mark or blank lines before the ISA, and upper-cased when
+    its segment ids are written in lower case (codes are upper case in the standard; a translator that writes
+    them lower-cased still means them)."""
+    text = text.lstrip("\ufeff").lstrip(" " + _LINE_BREAKS)
+    if text[:3].upper() != "ISA" or len(text) < 4:
+        return text
+    if text[:3] != "ISA" or _lower_case_tags(text):
+        return text.upper()
+    return text
+
+
+def foreign_characters(text: str) -> list[str]:
+    """Control characters in an interchange that are neither its delimiters nor line breaks between segments:
+    signs of bytes that are not X12 text at all (binary data, a wrong encoding). At most five, for the reason."""
+    try:
+        delimiters, _ = read_delimiters(text)
+    except X12ParseError:
+        return []
+    allowed = set(_LINE_BREAKS) | {delimiters.element, delimiters.component, delimiters.segment,
+                                   delimiters.repetition} - {""}
+    found: list[str] = []
+    for ch in text:
+        if (ch < " " or ch == "\x7f") and ch not in allowed and ch not in found:
+            found.append(ch)
+            if len(found) == 5:
+                break
+    return found
+
+
+def _lower_case_tags(text: str, segments: int = 50) -> bool:
+    """Whether the first segments' ids are written in lower case (looking at a bounded head of the text, so
+    a large file is not copied to decide)."""
+    try:
+        delimiters, _ = read_delimiters(text)
+    except X12ParseError:
+        return False
+    start = 0
+    for _ in range(segments):
+        end = text.find(delimiters.segment, start)
+        piece = text[start:end if end >= 0 else start + 200].strip(_LINE_BREAKS)
+        tag = piece.split(delimiters.element, 1)[0][:3]
+        if tag != tag.upper():
+            return True
+        if end < 0:
+            break
+        start = end + 1
+    return False

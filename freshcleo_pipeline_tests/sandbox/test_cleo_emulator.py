@@ -363,3 +363,54 @@ def test_control_endpoints_for_other_processes(cleo_emulator: CleoEmulator) -> N
     assert [(a["file_name"], a["outcome"], a["delivered"]) for a in acks] == [("c.x12", "accepted", True)]
     assert requests.post(f"{cleo_emulator.url}/_sandbox/expire-tokens", timeout=5).status_code == 204
     assert api.call("GET", "/api/folders").status_code == 401
+
+
+# ---- acknowledgments as partners' translators write them ----
+
+def northwind_810(control: int) -> bytes:
+    """The acme sample addressed to northwind-grocers, a 005010 partner."""
+    text = acme_810(control=control).decode("ascii")
+    text = text.replace("ZZ*ACMERETAIL     ", "01*123456789      ").replace("*U*00401*", "*^*00501*")
+    text = text.replace("*HARBORSUPPLY*ACMERETAIL*", "*HARBORSUPPLY*123456789*").replace("*X*004010~", "*X*005010~")
+    return text.encode("ascii")
+
+
+def test_a_5010_partner_answers_with_a_999(cleo_emulator_factory: CleoFactory) -> None:
+    emulator = cleo_emulator_factory(reject_rate=1.0)
+    api = Api(emulator)
+    assert api.upload("northwind/outbound", "nw.x12", northwind_810(40)).status_code == 201
+    (reply,) = api.files("northwind/inbound")
+    assert reply["name"].startswith("999_northwind-grocers_")
+    segs = segments(content_of(api, reply))
+    assert segs[0][12] == "00501" and segs[1][1] == "FA" and segs[1][8] == "005010"
+    body = [s for s in segs if s[0] not in ("ISA", "GS", "GE", "IEA", "SE")]
+    assert body[:3] == [["ST", "999", "0001", "005010X231A1"], ["AK1", "IN", "40", "005010"], ["AK2", "810", "0001"]]
+    assert ["IK3", "BIG", "2", "", "8"] in body and ["IK5", "R", "5"] in body and ["AK9", "R", "1", "1", "0"] in body
+    assert not [s for s in body if s[0] in ("AK3", "AK4", "AK5")]
+
+
+def test_dialects_ta1_with_997_ak103_in_4010_ak904_disagreeing_and_short_dates(
+        cleo_emulator_factory: CleoFactory) -> None:
+    emulator = cleo_emulator_factory(reject_rate=1.0)
+    emulator.acks.speak("ta1_with_997", "ak103_in_4010", "ak904_disagrees", "short_gs_dates")
+    api = Api(emulator)
+    api.upload("acme-retail/outbound", "d.x12", acme_810(control=41))
+    (reply,) = api.files("acme-retail/inbound")
+    segs = segments(content_of(api, reply))
+    assert [s[0] for s in segs[:3]] == ["ISA", "TA1", "GS"] and segs[1][1] == "000000041" and segs[1][4:] == ["A",
+                                                                                                            "000"]
+    assert len(segs[2][4]) == 6 and segs[2][8] == "004010"
+    assert ["AK1", "IN", "41", "004010"] in segs and ["AK5", "R", "5"] in segs
+    assert ["AK9", "R", "1", "1", "1"] in segs  # AK904 claims the rejected set as accepted
+    assert segs[-1] == ["IEA", "1", segs[0][13]]
+
+
+def test_a_003060_997_and_unknown_dialects_are_refused(cleo_emulator_factory: CleoFactory) -> None:
+    emulator = cleo_emulator_factory()
+    emulator.acks.speak("version_003060")
+    api = Api(emulator)
+    api.upload("acme-retail/outbound", "o.x12", acme_810(control=42))
+    segs = segments(only_file(api, "acme-retail/inbound"))
+    assert segs[0][12] == "00306" and segs[1][8] == "003060" and ["AK5", "A"] in segs
+    with pytest.raises(ValueError, match="dialect"):
+        emulator.acks.speak("klingon")

@@ -1,14 +1,19 @@
-"""The emulator playing the trading partner: it reads what we upload and answers with 997s (or TA1s).
+"""The emulator playing the trading partner: it reads what we upload and answers with 997s, 999s or TA1s.
 
 Owns the decision for each uploaded interchange (accept, reject, stay silent), the partner's own control
 numbers, the delay before the answer appears in the partner's inbound folder, and partner documents dropped
 on demand. Decisions are drawn when the file arrives from a generator seeded once, so a run with the same
 seed and the same uploads gives the same answers. Delivery happens on a background timer, or at once with
 ``delay=0``, or when a test calls ``deliver_due`` after advancing the clock.
+
+Each partner answers with the acknowledgment its translator writes (``SandboxPartner.acknowledgment``: 999 for
+the 5010 partners); ``dialect`` (see ``replies.DIALECTS``) makes every answer deviate the way real translators
+do, so the reading side meets them in tests and demos.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from dataclasses import dataclass, field
@@ -18,12 +23,15 @@ from freshcleo_pipeline.sandbox.cleo.clock import SandboxClock
 from freshcleo_pipeline.sandbox.cleo.config import SandboxConfig, SandboxPartner
 from freshcleo_pipeline.sandbox.cleo.envelope import Checked, check_interchange
 from freshcleo_pipeline.sandbox.cleo.replies import (
+    DIALECTS,
+    IMPLEMENTATION_999,
     Envelope,
     TransactionSet,
     ack_997_body,
     interchange,
     partner_document_body,
     ta1_interchange,
+    ta1_segment,
 )
 from freshcleo_pipeline.sandbox.cleo.store import Store
 
@@ -70,6 +78,7 @@ class AckDesk:
     reject_rate: float = 0.0
     silence_rate: float = 0.0
     seed: int = 0
+    dialect: frozenset[str] = frozenset()
     records: list[AckRecord] = field(default_factory=list)
     _pending: list[_Pending] = field(default_factory=list)
     _numbers: dict[str, _Numbers] = field(default_factory=dict)
@@ -85,6 +94,7 @@ class AckDesk:
                              "expected at most 1")
         if self.delay < 0:
             raise ValueError(f"ack_delay: got {self.delay!r}; expected >= 0 seconds")
+        self.speak(*self.dialect)
         self._rng = random.Random(self.seed)
 
     def received(self, partner: SandboxPartner, file_name: str, content: bytes) -> None:
@@ -119,6 +129,14 @@ class AckDesk:
             with self._lock:
                 self._timers.append(timer)
             timer.start()
+
+    def speak(self, *dialect: str) -> None:
+        """From now on, answer in ``dialect`` (names from ``replies.DIALECTS``; none = the textbook form)."""
+        unknown = sorted(set(dialect) - DIALECTS)
+        if unknown:
+            raise ValueError(f"dialect: got {unknown}; expected names from {sorted(DIALECTS)}")
+        with self._lock:
+            self.dialect = frozenset(dialect)
 
     def deliver_due(self) -> int:
         """Drop every answer whose time has come into its partner's inbound folder; returns how many."""
@@ -171,11 +189,21 @@ class AckDesk:
             name = f"TA1_{partner.id}_{numbers.isa13:09d}.x12"
         else:
             numbers.gs06 += 1
-            sets = [TransactionSet("997", f"{index:04d}", ack_997_body(group, forced_reject=pending.forced_reject))
+            dialect = self.dialect
+            kind = partner.acknowledgment
+            st03 = IMPLEMENTATION_999 if kind == "999" else ""
+            sets = [TransactionSet(kind, f"{index:04d}", ack_997_body(group, forced_reject=pending.forced_reject,
+                                                                      kind=kind, dialect=dialect), st03)
                     for index, group in enumerate(checked.groups, start=1)]
             version = checked.groups[0].version if checked.groups else partner.version
-            text = interchange(envelope, numbers.isa13, when, "FA", numbers.gs06, version, sets)
-            name = f"997_{partner.id}_{numbers.isa13:09d}.x12"
+            if "version_003060" in dialect:
+                version = "003060"
+                envelope = dataclasses.replace(envelope, isa12="00306")
+            ta1s = [ta1_segment(checked.isa, "A", "000")] if "ta1_with_997" in dialect else []
+            text = interchange(envelope, numbers.isa13, when, "FA", numbers.gs06, version, sets, ta1s=ta1s,
+                               gs_date="%y%m%d" if "short_gs_dates" in dialect else "%Y%m%d")
+            prefix = "TA1-" if ta1s else ""
+            name = f"{prefix}{kind}_{partner.id}_{numbers.isa13:09d}.x12"
         self.store.put(self.store.folder_by_path(partner.inbound), name, text.encode("latin-1"), when)
         pending.record.reply = name
         pending.record.delivered = True

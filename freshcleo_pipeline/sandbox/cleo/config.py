@@ -1,7 +1,8 @@
 """What the Cleo emulator needs to know of partners.yaml, read with its own small parser.
 
-Owns the emulator's view of the trading partners: each partner's id, role, EDI identity, delimiters and
-its outbound / inbound / archive folder names, plus the company's own EDI identity. Deliberately does not use
+Owns the emulator's view of the trading partners: each partner's id, role, EDI identity, delimiters, the
+acknowledgment its translator answers with (997, or 999 for 5010 partners), and its outbound / inbound / archive
+folder names, plus the company's own EDI identity. Deliberately does not use
 the product's ``freshcleo_pipeline.partners``: the emulator plays the partners' side and must not share the
 client's reading of the file.
 """
@@ -37,6 +38,7 @@ class SandboxPartner:
     outbound: str
     inbound: str
     archive: str
+    acknowledgment: str = "997"  # what this partner answers our groups with: 997 | 999
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,17 @@ def _identity(raw: Any, where: str) -> Identity:
         raise ValueError(f"{where}.edi: got {raw!r}; expected a mapping with isa_id")
     isa_id = str(raw["isa_id"])
     return Identity(str(raw.get("isa_qualifier", "ZZ")), isa_id, str(raw.get("gs_id") or isa_id.strip()))
+
+
+def _acknowledgment(entry: dict[str, Any], where: str) -> str:
+    """The acknowledgment this partner's translator writes: ``acknowledgment`` when it names one, else the usual
+    one of its version (999 in 5010, 997 before)."""
+    named = str(entry.get("acknowledgment", "")).strip()
+    if named in ("997", "999"):
+        return named
+    if named not in ("", "none"):
+        raise ValueError(f"{where}.acknowledgment: got {named!r}; expected 997, 999 or none")
+    return "999" if str(entry.get("x12_version", "004010")).startswith("005") else "997"
 
 
 def load_config(path: Path) -> SandboxConfig:
@@ -85,5 +98,6 @@ def load_config(path: Path) -> SandboxConfig:
             outbound=str(folders["outbound"]).strip("/"),
             inbound=str(folders["inbound"]).strip("/"),
             archive=str(folders.get("archive") or "").strip("/"),
+            acknowledgment=_acknowledgment(entry, where),
         ))
     return SandboxConfig(company, tuple(partners))

@@ -9,7 +9,8 @@ Folders come from partners.yaml: per partner an outbound folder (we upload, and 
 inbound folder (partners' files and acknowledgments; we read) and an archive. Routing, counters and fault
 injection come from the shared ``Emulator`` base; the partner's side of the conversation lives in ``acks``.
 ``POST /_sandbox/files?folder=…&name=…`` puts any bytes (the request body) into any folder, for tests and demos
-in other processes.
+in other processes; ``POST /_sandbox/partner-send`` has a partner send its own 850/810/820 (``partner_documents``),
+which also records, and never answers, the acknowledgments we upload.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from freshcleo_pipeline.sandbox.cleo.acks import AckDesk, AckRecord
 from freshcleo_pipeline.sandbox.cleo.clock import SandboxClock
 from freshcleo_pipeline.sandbox.cleo.config import SandboxConfig, load_config
+from freshcleo_pipeline.sandbox.cleo.partner_documents import AcknowledgmentReceived, PartnerDesk
 from freshcleo_pipeline.sandbox.cleo.store import DOWNLOAD, UPLOAD, Folder, Store, StoredFile, StoreError
 from freshcleo_pipeline.sandbox.cleo.tokens import LoginRefused, TokenDesk
 from freshcleo_pipeline.sandbox.httpserver import CONTROL_PREFIX, Emulator, Handler, Request, Response
@@ -67,6 +69,7 @@ class CleoEmulator(Emulator):
         self.store = Store()
         self.tokens = TokenDesk(username, password, self.clock, token_lifetime, lockout)
         self.acks = AckDesk(self.config, self.store, self.clock, acks, ack_delay, reject_rate, silence_rate, seed)
+        self.partner_desk = PartnerDesk(self.config, self.store)
         created = self.clock.now()
         for partner in self.config.partners:
             self.store.add_folder(partner.outbound, (UPLOAD, DOWNLOAD), created, partner_id=partner.id,
@@ -93,6 +96,8 @@ class CleoEmulator(Emulator):
         self.route("POST", CONTROL_PREFIX + "partner-documents", self._control_drop)
         self.route("GET", CONTROL_PREFIX + "acks", self._control_acks)
         self.route("POST", CONTROL_PREFIX + "files", self._control_put)
+        self.route("POST", CONTROL_PREFIX + "partner-send", self._control_send)
+        self.route("GET", CONTROL_PREFIX + "acknowledgments-received", self._control_received)
 
     # ---- in-process helpers for tests and the CLI ----
 
@@ -111,6 +116,17 @@ class CleoEmulator(Emulator):
     def drop_partner_document(self, partner_id: str, kind: str) -> str:
         """An 850 from a customer or an 810 from a supplier appears in its inbound folder; returns its name."""
         return self.acks.drop_partner_document(self.config.partner(partner_id), kind)
+
+    def send_partner_document(self, partner_id: str, kind: str, *, reference: str = "", answers: str = "",
+                              ta1: bool = False, broken: bool = False) -> str:
+        """A partner's business document (850, 810, 820) in its inbound folder (see ``PartnerDesk.send``)."""
+        return self.partner_desk.send(self.config.partner(partner_id), kind, self.clock.now(), reference=reference,
+                                      answers=answers, ta1=ta1, broken=broken)
+
+    @property
+    def acknowledgments_received(self) -> list[AcknowledgmentReceived]:
+        """The 997s, 999s and TA1s we uploaded to partners, as they read them."""
+        return list(self.partner_desk.received)
 
     @property
     def ack_records(self) -> list[AckRecord]:
@@ -187,7 +203,9 @@ class CleoEmulator(Emulator):
         name = _checked_name(name)
         stored = self.store.put(folder, name, content, self.clock.now())
         if folder.role == "outbound":
-            self.acks.received(self.config.partner(folder.partner_id), name, content)
+            partner = self.config.partner(folder.partner_id)
+            if not self.partner_desk.took_acknowledgment(partner, name, content):
+                self.acks.received(partner, name, content)
         return Response.json(201, stored.resource(), {"Location": stored.href})
 
     def _get_file(self, request: Request) -> Response:
@@ -256,6 +274,21 @@ class CleoEmulator(Emulator):
         except StoreError as exc:
             return _error(_STATUS[exc.kind], exc.message)
         return Response.json(201, {"id": stored_id, "name": name, "size": len(request.body)})
+
+    def _control_send(self, request: Request) -> Response:
+        """Body ``{"partner", "kind", "reference"?, "answers"?, "ta1"?, "broken"?}``; answers the file name."""
+        data = request.json() or {}
+        try:
+            name = self.send_partner_document(str(data.get("partner", "")), str(data.get("kind", "")),
+                                              reference=str(data.get("reference", "")),
+                                              answers=str(data.get("answers", "")), ta1=data.get("ta1") is True,
+                                              broken=data.get("broken") is True)
+        except (KeyError, ValueError) as exc:
+            return _error(422, str(exc).strip('"'))
+        return Response.json(201, {"name": name})
+
+    def _control_received(self, _request: Request) -> Response:
+        return Response.json(200, {"acknowledgments": [vars(r) for r in self.acknowledgments_received]})
 
     def _control_acks(self, _request: Request) -> Response:
         return Response.json(200, {"acks": [vars(r) for r in self.ack_records]})

@@ -1,8 +1,12 @@
-"""What a partner sends us: 997 acknowledgments, TA1 interchange rejections, and its own 850s and 810s.
+"""What a partner sends us: 997 and 999 acknowledgments, TA1s, and its own 850s and 810s.
 
 Owns the text of those interchanges, written by hand from the standard (fixed-width ISA, counts and matching
 control numbers) and independent of ``freshcleo_pipeline.x12``. Pure: the control numbers and the time come
 in as arguments.
+
+Real translators do not all write the textbook form, so the answers can speak a dialect (``DIALECTS``): AK103
+in a 4010 997, an AK904 that disagrees with the AK5s, a 003060 997, 6-digit GS04 dates, or a TA1 and the 997 in
+one interchange.
 """
 
 from __future__ import annotations
@@ -39,21 +43,30 @@ class Envelope:
         return "".join(self.element.join(s) + self.segment for s in segments)
 
 
+#: Deviations a partner's translator may write (see the module docstring).
+DIALECTS = frozenset({"ak103_in_4010", "ak904_disagrees", "version_003060", "short_gs_dates", "ta1_with_997"})
+#: The 999's implementation convention reference (ST03).
+IMPLEMENTATION_999 = "005010X231A1"
+
+
 @dataclass(frozen=True)
 class TransactionSet:
     st01: str
     st02: str
     body: list[Segment]  # between ST and SE
+    st03: str = ""  # implementation convention reference (the 999's 005010X231A1)
 
 
 def interchange(envelope: Envelope, control: int, when: dt.datetime, gs01: str, gs06: int, gs08: str,
-                sets: list[TransactionSet]) -> str:
-    """One interchange with one functional group holding ``sets``."""
-    segments: list[Segment] = [envelope.isa(control, when),
+                sets: list[TransactionSet], *, ta1s: list[Segment] | None = None,
+                gs_date: str = "%Y%m%d") -> str:
+    """One interchange with one functional group holding ``sets``, after any ``ta1s`` (TA1 segments sit between
+    the ISA and the first GS)."""
+    segments: list[Segment] = [envelope.isa(control, when), *(ta1s or []),
                                ["GS", gs01, envelope.sender.gs_id, envelope.receiver.gs_id,
-                                when.strftime("%Y%m%d"), when.strftime("%H%M"), str(gs06), "X", gs08]]
+                                when.strftime(gs_date), when.strftime("%H%M"), str(gs06), "X", gs08]]
     for ts in sets:
-        segments.append(["ST", ts.st01, ts.st02])
+        segments.append(["ST", ts.st01, ts.st02, ts.st03] if ts.st03 else ["ST", ts.st01, ts.st02])
         segments.extend(ts.body)
         segments.append(["SE", str(len(ts.body) + 2), ts.st02])
     segments.append(["GE", str(len(sets)), str(gs06)])
@@ -61,21 +74,29 @@ def interchange(envelope: Envelope, control: int, when: dt.datetime, gs01: str, 
     return envelope.write(segments)
 
 
-def ta1_interchange(envelope: Envelope, control: int, when: dt.datetime, isa: list[str], code: str) -> str:
-    """An interchange carrying only a TA1 that rejects the received interchange with TA105 ``code``."""
+def ta1_segment(isa: list[str], acknowledgment: str, note: str) -> Segment:
+    """A TA1 answering the received interchange (``isa`` = ISA01..ISA16): TA104 ``acknowledgment``, TA105
+    ``note``."""
     original = isa[12] if len(isa) > 12 else ""
     received_date = isa[8] if len(isa) > 8 else ""
     received_time = isa[9] if len(isa) > 9 else ""
-    segments = [envelope.isa(control, when),
-                ["TA1", f"{original[:9]:0>9}", f"{received_date[:6]:0>6}", f"{received_time[:4]:0>4}", "R", code],
-                ["IEA", "0", f"{control:09d}"]]
+    return ["TA1", f"{original[:9]:0>9}", f"{received_date[:6]:0>6}", f"{received_time[:4]:0>4}", acknowledgment,
+            note]
+
+
+def ta1_interchange(envelope: Envelope, control: int, when: dt.datetime, isa: list[str], code: str) -> str:
+    """An interchange carrying only a TA1 that rejects the received interchange with TA105 ``code``."""
+    segments = [envelope.isa(control, when), ta1_segment(isa, "R", code), ["IEA", "0", f"{control:09d}"]]
     return envelope.write(segments)
 
 
-def ack_997_body(group: GroupResult, *, forced_reject: bool) -> list[Segment]:
-    """AK1 … AK9 for one received functional group (without ST/SE)."""
+def ack_997_body(group: GroupResult, *, forced_reject: bool, kind: str = "997",
+                 dialect: frozenset[str] = frozenset()) -> list[Segment]:
+    """AK1 … AK9 for one received functional group (without ST/SE): a 997, or with ``kind="999"`` a 999 (its
+    IK3/IK4/IK5 in place of AK3/AK4/AK5, AK103 always)."""
+    ak3, ak4, ak5 = ("IK3", "IK4", "IK5") if kind == "999" else ("AK3", "AK4", "AK5")
     ak1 = ["AK1", group.gs01, group.gs06]
-    if group.version.startswith("005"):
+    if group.version.startswith("005") or kind == "999" or "ak103_in_4010" in dialect:
         ak1.append(group.version)
     body: list[Segment] = [ak1]
     accepted = 0
@@ -87,19 +108,19 @@ def ack_997_body(group: GroupResult, *, forced_reject: bool) -> list[Segment]:
             # A business refusal by the partner: the beginning segment holds a value it does not accept.
             second = result.segments[1] if len(result.segments) > 2 else ["ST", result.st01]
             bad = second[1] if len(second) > 1 else ""
-            body.append(["AK3", second[0], "2", "", "8"])
+            body.append([ak3, second[0], "2", "", "8"])
             code = "8" if len(bad) == 8 and bad.isdigit() else "7"  # invalid date, else invalid code value
-            body.append(_trim(["AK4", "1", "", code, bad[:99]]))
+            body.append(_trim([ak4, "1", "", code, bad[:99]]))
             errors = ["5"]
         for note in notes:
-            body.append(["AK3", note.tag, str(note.position), "", note.code])
+            body.append([ak3, note.tag, str(note.position), "", note.code])
             for element in note.elements:
-                body.append(_trim(["AK4", str(element.position), element.reference, element.code,
+                body.append(_trim([ak4, str(element.position), element.reference, element.code,
                                    element.bad[:99]]))
         if errors:
-            body.append(["AK5", "R", *errors[:5]])
+            body.append([ak5, "R", *errors[:5]])
         else:
-            body.append(["AK5", "A"])
+            body.append([ak5, "A"])
             accepted += 1
     received = len(group.sets)
     declared = group.declared_sets if group.declared_sets.isdigit() else str(received)
@@ -111,6 +132,9 @@ def ack_997_body(group: GroupResult, *, forced_reject: bool) -> list[Segment]:
         code = "R"
     else:
         code = "P"
+    if "ak904_disagrees" in dialect:
+        # A translator that counts the sets it received as accepted, whatever the AK5s say.
+        accepted = received if accepted != received else max(received - 1, 0)
     body.append(["AK9", code, declared, str(received), str(accepted), *group.errors[:5]])
     return body
 
