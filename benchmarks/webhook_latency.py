@@ -48,6 +48,7 @@ from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
 from freshcleo_pipeline.ledger import Ledger, open_ledger
 from freshcleo_pipeline.ledger.schema import outbox, webhook_inbox
 from freshcleo_pipeline.partners import load_partners
+from freshcleo_pipeline.sandbox.freshbooks.catalog import ITEMS
 from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
 from freshcleo_pipeline.service.local import register_local, start_receiver
 from freshcleo_pipeline.settings import get_settings, load_settings
@@ -124,7 +125,9 @@ def _stages(ledger: Ledger, changes: list[Change]) -> None:
 
 
 def _line(i: int) -> dict[str, object]:
-    return {"name": f"Benchmark item {i}", "qty": str(1 + i % 5), "unit_cost": {"amount": "19.90", "code": "USD"}}
+    # A catalog item: the retail partners' guides require a product id on every line, taken from its SKU.
+    item = ITEMS[i % len(ITEMS)]
+    return {"name": item.name, "qty": str(1 + i % 5), "unit_cost": {"amount": item.unit_cost, "code": "USD"}}
 
 
 @contextmanager

@@ -154,6 +154,7 @@ class PurchaseOrder(_Model):
     source: SourceRef
     purpose: Purpose = Purpose.ORIGINAL
     po_number: str
+    bill_number: str = ""  # the vendor's own number for the bill (their invoice number), when FreshBooks has it
     issue_date: dt.date
     due_date: dt.date | None = None
     currency: str = "USD"
@@ -190,6 +191,10 @@ class Remittance(_Model):
     currency: str = "USD"
     method: str = ""  # FreshBooks payment type ("Check", "ACH", "Credit Card", …)
     trace_number: str  # a reference unique to the payment (TRN02)
+    check_number: str = ""  # the check or EFT reference FreshBooks holds for the payment (REF*CK), if any
+    # On a reversal or a resend of a delivered payment: the trace number of the first 820 sent for it, which
+    # every later 820 of the payment names (REF*TN) so a receiver can tie them together.
+    corrects_trace: str = ""
     payer: Party
     payee: Party
     items: tuple[RemittanceItem, ...]

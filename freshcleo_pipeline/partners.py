@@ -38,6 +38,20 @@ class ChangePolicy(StrEnum):
     CANCEL = "cancel"  # like replace, and send a cancellation (01) when the document is deleted
 
 
+class PaymentChangePolicy(StrEnum):
+    """What to do when a payment (820) already delivered changes or is deleted in FreshBooks.
+
+    Payments have a policy of their own: an 820 has no purpose code, so a second one for the same payment reads
+    as a second payment. ``reverse_and_resend`` sends a reversal of what was delivered (BPR03 ``D``, negative
+    RMR04, a new trace number and a REF to the reversed one) and, for a change, the new version under its own
+    trace number; ``flag`` sends nothing and puts the change in front of a person; ``ignore`` records it.
+    """
+
+    REVERSE_AND_RESEND = "reverse_and_resend"
+    FLAG = "flag"
+    IGNORE = "ignore"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -120,6 +134,45 @@ class Company(_Model):
     email: str = ""
 
 
+class PartnerGuide(_Model):
+    """What the partner's implementation guide asks beyond the X12 standard (all optional; none = the standard).
+
+    ``party_ids``: FreshBooks client or vendor id, or organization name → the id the partner knows that party by
+    (N104 on the counterparty's N1: BT in the 810, SE in the 850, PR/PE in the 820), qualified by
+    ``party_id_qualifier`` (N103). ``ship_to``: the same keys → the partner's store or DC number (N1*ST with N104;
+    the ship-to address is the client's shipping address when FreshBooks has one). ``product_ids``: FreshBooks item
+    SKU, item name or line description → the partner's product id, else the FreshBooks item SKU, qualified by
+    ``product_id_qualifier`` (IT106/PO106). ``requires``: elements the guide makes mandatory, as
+    ``<set>:<tag>[*<qualifier>]:<element>`` (``810:N1*ST:N104``); a document without one is not sent and is set
+    before a person with the element named.
+    """
+
+    credit_memo: Literal["cr_positive", "di_negative"] = "cr_positive"
+    party_id_qualifier: Literal["1", "9", "91", "92", "UL", "ZZ"] = "ZZ"
+    party_ids: dict[str, str] = Field(default_factory=dict)
+    ship_to: dict[str, str] = Field(default_factory=dict)
+    product_id_qualifier: Literal["UP", "VN", "BP", "SK", "VP"] = "VP"
+    product_ids: dict[str, str] = Field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+
+    @field_validator("party_ids", "ship_to", "product_ids", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        # YAML reads a FreshBooks id key (12345) as a number; the keys are text either way.
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("requires")
+    @classmethod
+    def _requirements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            if not re.fullmatch(r"\d{3}:[A-Z][A-Z0-9]{1,2}(\*[A-Z0-9]{1,3})?:[A-Z][A-Z0-9]{1,2}\d{2}", text):
+                raise ValueError(f"guide requirement {text!r}: expected <set>:<tag>[*<qualifier>]:<element>, "
+                                 "e.g. 810:N1*ST:N104 or 850:PO1:PO107")
+        return value
+
+
 class TradingPartner(_Model):
     id: str
     name: str
@@ -132,9 +185,30 @@ class TradingPartner(_Model):
     documents: tuple[DocumentKind, ...] = ()
     match: Match = Match()
     cleo: CleoFolders
-    on_change: ChangePolicy = ChangePolicy.REPLACE
+    on_change: ChangePolicy = ChangePolicy.REPLACE  # invoices (810) and bills (850)
+    payment_changes: PaymentChangePolicy = PaymentChangePolicy.FLAG  # payments and bill payments (820)
+    guide: PartnerGuide = PartnerGuide()
     ack_window_hours: int = Field(24, ge=1, le=24 * 14)
+    # What we answer to the partner's business documents: a 997, a 999, or nothing; unset = 997 for 4010, 999 for
+    # 5010 (the usual answer in each version).
+    acknowledgment: Literal["997", "999", "none"] | None = None
     enabled: bool = True
+
+    @field_validator("acknowledgment", mode="before")
+    @classmethod
+    def _acknowledgment(cls, value: Any) -> Any:
+        # YAML reads an unquoted 997 as a number; the setting means the transaction set either way.
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if text is not None and text not in ("997", "999", "none"):
+            raise ValueError(f"acknowledgment: got {value!r}; expected 997, 999 or none")
+        return text
+
+    @property
+    def acknowledgment_kind(self) -> Literal["997", "999", "none"]:
+        """The acknowledgment this partner gets for each functional group of business documents it sends."""
+        if self.acknowledgment is not None:
+            return self.acknowledgment
+        return "999" if self.x12_version == "005010" else "997"
 
     @field_validator("id")
     @classmethod

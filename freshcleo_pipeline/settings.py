@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     ledger_url: str = Field("", alias="FRESHCLEO_LEDGER_URL")
     secret_key: SecretStr | None = Field(None, alias="FRESHCLEO_SECRET_KEY")
     partners_file: Path | None = Field(None, alias="FRESHCLEO_PARTNERS_FILE")
+    # Bill payments have no update timestamp: each poll lists those paid within this many days and files every
+    # version not seen before under the day it was observed (sync/extract.py).
+    bill_payment_lookback_days: int = Field(120, alias="FRESHCLEO_BILL_PAYMENT_LOOKBACK_DAYS", ge=1, le=3660)
 
     freshbooks_api_url: str = Field("", alias="FRESHBOOKS_API_URL")
     freshbooks_auth_url: str = Field("", alias="FRESHBOOKS_AUTH_URL")

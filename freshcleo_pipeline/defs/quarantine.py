@@ -40,9 +40,11 @@ def _check(ledger: LedgerResource, stages: tuple[str, ...]) -> dg.AssetCheckResu
 
 
 @dg.asset_check(asset=normalized_documents,
-                description="No FreshBooks record waits in quarantine (unreadable, oversized or not normalizable).")
+                description="No FreshBooks record waits in quarantine (unreadable, oversized or not normalizable) "
+                "or for a person's review (a payment change under `payment_changes: flag`, a document that cannot "
+                "meet its partner's guide).")
 def freshbooks_records_not_quarantined(ledger: LedgerResource) -> dg.AssetCheckResult:
-    return _check(ledger, ("extract", "normalize"))
+    return _check(ledger, ("extract", "normalize", "review"))
 
 
 @dg.asset_check(asset=cleo_inbound_files,

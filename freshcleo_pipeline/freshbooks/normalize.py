@@ -491,6 +491,15 @@ def _bill_vendor(bill: schemas.Bill, ctx: NormalizeContext, label: str) -> schem
     return vendor
 
 
+def _bill_line_sku(description: str, ctx: NormalizeContext) -> str:
+    """The FreshBooks item SKU of a bill line: bill lines have no item field, only a description naming the item
+    ("Hex nut M8" or "Hex nut M8 (HN-M8)"); "" when it names none."""
+    found = ctx.sku(description) if description else ""
+    if not found and description.endswith(")") and " (" in description:
+        found = ctx.sku(description[:description.rindex(" (")])
+    return found
+
+
 def normalize_bill(raw: RawObject, ctx: NormalizeContext) -> Normalized[PurchaseOrder]:
     """A bill (with lines) → PurchaseOrder (for the 850 to the supplier)."""
     label = document_label(DocumentKind.BILL, raw)
@@ -511,7 +520,8 @@ def normalize_bill(raw: RawObject, ctx: NormalizeContext) -> Normalized[Purchase
         second = _bill_tax(item.tax_name2, item.tax_percent2, item.tax_amount2, base2, label, where, 2)
         lines.append(_build(
             Line, label, line_number=number, description=item.description, quantity=qty, unit_price=unit_price,
-            amount=amount, taxes=tuple(t for t in (first, second) if t is not None),
+            amount=amount, sku=_bill_line_sku(item.description, ctx),
+            taxes=tuple(t for t in (first, second) if t is not None),
         ))
 
     subtotal = sum((line.amount for line in lines), _ZERO)
@@ -530,6 +540,7 @@ def normalize_bill(raw: RawObject, ctx: NormalizeContext) -> Normalized[Purchase
         PurchaseOrder, label,
         source=_source(DocumentKind.BILL, raw, ctx, bill.id, _required_updated(DocumentKind.BILL, raw)),
         po_number=bill.id,
+        bill_number=bill.bill_number.strip(),
         issue_date=bill.issue_date,
         due_date=_due(bill.due_date, bill.issue_date, bill.due_offset_days),
         currency=(bill.currency_code or bill.total_amount.code or "USD").upper(),
@@ -589,6 +600,7 @@ def normalize_payment(raw: RawObject, ctx: NormalizeContext) -> Normalized[Remit
         currency=(payment.amount.code or (invoice.currency_code if invoice else "") or "USD").upper(),
         method=payment.type,
         trace_number=payment.id,
+        check_number=payment.transactionid.strip(),
         payer=payer,
         payee=ctx.company,
         items=items,

@@ -5,7 +5,8 @@ in the database: re-running a partition, a backfill, or a duplicate webhook can 
 version twice. Rows move
 
     pending ──render──▶ rendered ──upload──▶ delivered ──997──▶ ack: accepted | accepted_with_errors | rejected
-       └──▶ ignored (partner policy)                       └──(no 997 in the window)──▶ ack: overdue
+       └──▶ ignored (partner policy)                       ├──(no 997 in the window)──▶ ack: overdue
+                                                           └──(a later ack disagrees)──▶ ack: conflict
 
 An interchange (one file) groups the rendered rows of one partner and transaction set; its X12 text, control
 numbers and deterministic file name are written in the same transaction as the rows' move to ``rendered``,
@@ -22,11 +23,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, utcnow
-from freshcleo_pipeline.ledger.schema import interchanges, outbox
+from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, loads, utcnow
+from freshcleo_pipeline.ledger.schema import acknowledgments_sent, interchanges, outbox
 
 ACK_WAITING = "waiting"
-ACK_STATES = ("none", ACK_WAITING, "accepted", "accepted_with_errors", "rejected", "needs_review", "overdue")
+ACK_CONFLICT = "conflict"  # two acknowledgments of the set disagree (both kept in ``acknowledgments``)
+ACK_STATES = ("none", ACK_WAITING, "accepted", "accepted_with_errors", "rejected", "needs_review", "overdue",
+              ACK_CONFLICT)
 
 
 def idempotency_key(partner_id: str, transaction_set: str, kind: str, account_id: str, source_id: str,
@@ -112,6 +115,29 @@ def last_sent_versions(conn: Connection, account_id: str, keys: Iterable[DocKey]
     return out
 
 
+def sent_history(conn: Connection, account_id: str, keys: Iterable[DocKey]) -> dict[DocKey, list[OutboxItem]]:
+    """For each (partner, transaction set, kind, document), its rows sent or on their way, oldest first.
+
+    A payment's corrections need more than the last version: whether the last 820 was a reversal, which
+    document it carried, and how many reversals came before (each correction gets its own trace number).
+    """
+    wanted = set(keys)
+    ids = sorted({k[3] for k in wanted})
+    out: dict[DocKey, list[OutboxItem]] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(outbox)
+            .where(outbox.c.account_id == account_id, outbox.c.source_id.in_(ids[start:start + 500]),
+                   outbox.c.state.in_(("pending", "rendered", "delivered")))
+            .order_by(outbox.c.id)).mappings()
+        for row in rows:
+            item = _item(row)
+            key = (item.partner_id, item.transaction_set, item.kind, item.source_id)
+            if key in wanted:
+                out.setdefault(key, []).append(item)
+    return out
+
+
 def create_interchange(
     conn: Connection,
     *,
@@ -173,11 +199,14 @@ def _interchange(row: Any) -> Interchange:
     return Interchange(**{name: row[name] for name in Interchange.__dataclass_fields__})
 
 
-def undelivered(conn: Connection, partner_id: str | None = None) -> list[Interchange]:
+def undelivered(conn: Connection, partner_id: str | None = None,
+                transaction_sets: Iterable[str] | None = None) -> list[Interchange]:
     """Interchanges rendered but not yet confirmed in Cleo (new ones and failed attempts)."""
     query = select(interchanges).where(interchanges.c.state.in_(("ready", "failed")))
     if partner_id is not None:
         query = query.where(interchanges.c.partner_id == partner_id)
+    if transaction_sets is not None:
+        query = query.where(interchanges.c.transaction_set.in_(list(transaction_sets)))
     return [_interchange(r) for r in conn.execute(query.order_by(interchanges.c.id)).mappings()]
 
 
@@ -255,6 +284,134 @@ def mark_item_failed(conn: Connection, outbox_id: int, error: str) -> None:
         state="failed", last_error=error[:2000], updated_at=utcnow()))
 
 
+def requeue_failed(conn: Connection, outbox_id: int) -> bool:
+    """A row that failed to render goes back to pending (a person fixed the cause); False when it is not failed."""
+    result = conn.execute(update(outbox).where(outbox.c.id == outbox_id, outbox.c.state == "failed",
+                                               outbox.c.interchange_id.is_(None))
+                          .values(state="pending", last_error=None, updated_at=utcnow()))
+    return bool(result.rowcount)
+
+
 def mark_interchange_invalid(conn: Connection, interchange_id: int, detail: str) -> None:
     conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
         state="invalid", last_error=detail[:2000], updated_at=utcnow()))
+
+
+# ---- acknowledgments we send partners: carried by interchanges like our documents, keyed once per group ----
+
+#: The transaction sets of the interchanges that carry our acknowledgments (no outbox rows, no 997 awaited).
+ACK_TRANSACTION_SETS = ("997", "999", "TA1")
+
+
+def ack_key(partner_id: str, their_isa13: str, their_gs06: str | None = None) -> str:
+    """One acknowledgment per partner group (ISA13 + GS06), or per interchange for a TA1."""
+    return f"{partner_id}:ack:{their_isa13}:{their_gs06}" if their_gs06 is not None else \
+        f"{partner_id}:ta1:{their_isa13}"
+
+
+@dataclass(frozen=True)
+class AckSent:
+    id: int
+    idempotency_key: str
+    partner_id: str
+    inbound_file_id: int
+    ack_kind: str
+    their_isa13: str
+    their_gs06: str | None
+    functional_id: str | None
+    status: str
+    detail: Any
+    interchange_id: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    file_name: str
+    isa13: int
+    state: str
+
+
+def _ack_sent(row: Any) -> AckSent:
+    values = {name: row[name] for name in AckSent.__dataclass_fields__}
+    return AckSent(**{**values, "detail": loads(row["detail"]) or {}})
+
+
+def _acks_query() -> Any:
+    return (select(acknowledgments_sent, interchanges.c.file_name, interchanges.c.isa13, interchanges.c.state)
+            .join(interchanges, interchanges.c.id == acknowledgments_sent.c.interchange_id))
+
+
+def ack_exists(conn: Connection, key: str) -> bool:
+    return conn.execute(select(acknowledgments_sent.c.id)
+                        .where(acknowledgments_sent.c.idempotency_key == key)).first() is not None
+
+
+def create_ack_interchange(
+    conn: Connection,
+    *,
+    key: str,
+    partner_id: str,
+    inbound_file_id: int,
+    ack_kind: str,
+    their_isa13: str,
+    their_gs06: str | None,
+    functional_id: str | None,
+    status: str,
+    detail: dict[str, Any],
+    usage: str,
+    isa13: int,
+    gs06: int,
+    file_name: str,
+    content: str,
+    sha256: str,
+    set_count: int,
+    run_id: str | None,
+) -> int:
+    """Store an acknowledgment's interchange (state ``ready``) and its keyed row, in the caller's transaction.
+
+    A second store of the same key fails on the unique constraint, rolling the whole transaction back (its
+    control numbers included): the caller checks ``ack_exists`` first, so that only happens in a race.
+    """
+    now = utcnow()
+    interchange_id = conn.execute(
+        insert(interchanges).values(
+            partner_id=partner_id, transaction_set=ack_kind, usage=usage, isa13=isa13, gs06=gs06,
+            file_name=file_name, content=content, size=len(content.encode("utf-8")), sha256=sha256,
+            document_count=set_count, total="0", state="ready", attempts=0, created_at=now, updated_at=now,
+            run_id=run_id,
+        ).returning(interchanges.c.id)
+    ).scalar_one()
+    conn.execute(insert(acknowledgments_sent).values(
+        idempotency_key=key, partner_id=partner_id, inbound_file_id=inbound_file_id, ack_kind=ack_kind,
+        their_isa13=their_isa13, their_gs06=their_gs06, functional_id=functional_id, status=status,
+        detail=dumps(detail), interchange_id=interchange_id, created_at=now, run_id=run_id))
+    return int(interchange_id)
+
+
+def acks_of_interchange(conn: Connection, interchange_id: int) -> list[AckSent]:
+    rows = conn.execute(_acks_query().where(acknowledgments_sent.c.interchange_id == interchange_id)).mappings()
+    return [_ack_sent(r) for r in rows]
+
+
+def mark_ack_sent(conn: Connection, interchange_id: int) -> None:
+    conn.execute(update(acknowledgments_sent).where(acknowledgments_sent.c.interchange_id == interchange_id)
+                 .values(sent_at=utcnow()))
+
+
+def acks_sent(conn: Connection, *, partner_id: str | None = None, inbound_file_id: int | None = None,
+              their_isa13: str | None = None) -> list[AckSent]:
+    """Acknowledgments we stored for partners (sent or on their way), oldest first."""
+    query = _acks_query()
+    if partner_id is not None:
+        query = query.where(acknowledgments_sent.c.partner_id == partner_id)
+    if inbound_file_id is not None:
+        query = query.where(acknowledgments_sent.c.inbound_file_id == inbound_file_id)
+    if their_isa13 is not None:
+        query = query.where(acknowledgments_sent.c.their_isa13 == their_isa13)
+    return [_ack_sent(r) for r in conn.execute(query.order_by(acknowledgments_sent.c.id)).mappings()]
+
+
+def delivered_references(conn: Connection, partner_id: str, transaction_set: str, limit: int = 1) -> list[str]:
+    """References (invoice / PO numbers) of documents delivered to a partner, newest first."""
+    rows = conn.execute(select(outbox.c.reference).where(
+        outbox.c.partner_id == partner_id, outbox.c.transaction_set == transaction_set,
+        outbox.c.state == "delivered").order_by(outbox.c.id.desc()).limit(limit)).scalars()
+    return list(rows)

@@ -31,7 +31,7 @@ DISMISSED = "dismissed"
 #: States that still need something: a person's decision or the stage's next attempt.
 PENDING = (OPEN, RETRYING)
 STATES = (OPEN, RETRYING, RESOLVED, DISMISSED)
-STAGES = ("extract", "normalize", "inbound")
+STAGES = ("extract", "normalize", "inbound", "review")  # review: a delivered payment changed (policy flag)
 
 #: Raw input kept with a row; bigger input keeps its size and digest only (it was never loaded whole).
 MAX_RAW_BYTES = 2 * 1024 * 1024

@@ -2,10 +2,13 @@
 
 Invoices and payments come from the day-filtered listings (filtered exactly on the UTC ``updated``), bills
 from a full scan filtered on ``updated_at``. Bill payments carry no timestamp at all, so they are partitioned
-by their ``paid_date`` (a stable business date: a re-run puts each one in the same partition) and every
-content change becomes a new version there. Reference data (clients, vendors, items) is stored as unpartitioned
-snapshots for normalization. Deleted documents are included so the partner's cancel policy can apply.
-Nothing is written back to FreshBooks.
+by when we first saw the version: each run lists those paid within the look-back window
+(``FRESHCLEO_BILL_PAYMENT_LOOKBACK_DAYS``, default 120) and files every version the ledger does not hold yet
+under the day it was observed (UTC today), so today's poll sends an edit to a payment paid days ago. A version
+already held keeps its partition (re-runs change nothing). A run whose window does not include today (a
+backfill of past days) leaves new versions to the next run that does. Reference data (clients, vendors,
+items) is stored as unpartitioned snapshots for normalization. Deleted documents are included so the
+partner's cancel policy can apply. Nothing is written back to FreshBooks.
 
 One record never stops the others: a record the listing could not hand over (not an object, an unreadable
 timestamp, a string over ``FRESHCLEO_FRESHBOOKS_MAX_FIELD_BYTES``) or that fails here for any reason is set aside
@@ -53,14 +56,21 @@ def source_id_of(kind: DocumentKind | str, raw: dict[str, Any]) -> str:
     return str(fields.source_id(str(kind), raw))
 
 
-def partition_moment(kind: DocumentKind, raw: dict[str, Any]) -> dt.datetime:
-    """The instant a document version belongs to (its last update; a bill payment's paid date)."""
+def paid_date(raw: dict[str, Any]) -> dt.date:
+    """A bill payment's paid date (the look-back window is counted in paid dates)."""
+    value = raw.get("paid_date") or "1970-01-01"
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise DataError(fields.label(DocumentKind.BILL_PAYMENT.value, raw), "paid_date", value,
+                        "a date 'YYYY-MM-DD'") from None
+
+
+def partition_moment(kind: DocumentKind, raw: dict[str, Any], observed: dt.datetime | None = None) -> dt.datetime:
+    """The instant a document version belongs to: its last update; for a bill payment (no timestamp) the day it
+    was ``observed``, or without one its paid date."""
     if kind is DocumentKind.BILL_PAYMENT:
-        value = raw.get("paid_date") or "1970-01-01"
-        try:
-            day = dt.date.fromisoformat(str(value))
-        except ValueError:
-            raise DataError(fields.label(kind.value, raw), "paid_date", value, "a date 'YYYY-MM-DD'") from None
+        day = paid_date(raw) if observed is None else observed.astimezone(dt.UTC).date()
         return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     moment = updated_at(kind, raw)
     if moment is None:
@@ -69,9 +79,12 @@ def partition_moment(kind: DocumentKind, raw: dict[str, Any]) -> dt.datetime:
     return moment
 
 
-def document_row(kind: DocumentKind, account_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+def document_row(kind: DocumentKind, account_id: str, raw: dict[str, Any],
+                 observed: dt.datetime | None = None) -> dict[str, Any]:
     """The snapshot row of one listed document; raises (DataError naming the field) when it cannot be read."""
-    moment = partition_moment(kind, raw)
+    if kind is DocumentKind.BILL_PAYMENT:
+        paid_date(raw)  # an unreadable paid date is the record's fault, wherever it is filed
+    moment = partition_moment(kind, raw, observed)
     return {
         "kind": kind.value, "account_id": account_id, "source_id": source_id_of(kind, raw),
         "version": source_version(kind, raw),
@@ -86,11 +99,11 @@ def reference_row(kind: str, account_id: str, raw: dict[str, Any]) -> dict[str, 
             "vis_state": fields.vis_state(kind, raw), "payload": raw}
 
 
-def reject_of(kind: str, raw: dict[str, Any], error: Exception) -> Reject:
+def reject_of(kind: str, raw: dict[str, Any], error: Exception, observed: dt.datetime | None = None) -> Reject:
     """Any failure of one record as a Reject: a DataError names its field and value, anything else its type."""
     moment: dt.datetime | None
     try:
-        moment = (partition_moment(DocumentKind(kind), raw) if kind in DocumentKind._value2member_map_
+        moment = (partition_moment(DocumentKind(kind), raw, observed) if kind in DocumentKind._value2member_map_
                   else None)
     except Exception:  # noqa: BLE001  the failure may be this very field: the record then has no partition
         moment = None
@@ -114,11 +127,14 @@ def extract(
             summary.fetched[kind.value] = len(listing.records) + len(listing.rejects)
             rows: list[dict[str, Any]] = []
             rejects = [r for r in listing.rejects if _belongs(r, start, end)]
-            for raw in listing.records:
+            observed = ctx.now() if kind is DocumentKind.BILL_PAYMENT else None
+            records = (listing.records if observed is None
+                       else _in_look_back(listing.records, observed, ctx.settings.bill_payment_lookback_days))
+            for raw in records:
                 try:
-                    row = document_row(kind, account_id, raw)
+                    row = document_row(kind, account_id, raw, observed)
                 except Exception as exc:  # noqa: BLE001  one record never stops the others
-                    reject = reject_of(kind.value, raw, exc)
+                    reject = reject_of(kind.value, raw, exc, observed)
                     if _belongs(reject, start, end):
                         rejects.append(reject)
                     continue
@@ -161,6 +177,21 @@ def retry_quarantined(ctx: SyncContext) -> Counter[str]:
 def _moment(row: dict[str, Any]) -> dt.datetime:
     day: dt.date = row["partition_date"]
     return row["updated_at"] or dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _in_look_back(records: list[dict[str, Any]], observed: dt.datetime, days: int) -> list[dict[str, Any]]:
+    """The bill payments paid within ``days`` before the observation day; an unreadable paid date is kept (the
+    row builder sets it aside with the field named)."""
+    first = observed.astimezone(dt.UTC).date() - dt.timedelta(days=days)
+    kept: list[dict[str, Any]] = []
+    for raw in records:
+        try:
+            if paid_date(raw) < first:
+                continue
+        except DataError:
+            pass
+        kept.append(raw)
+    return kept
 
 
 def _belongs(reject: Reject, start: dt.datetime, end: dt.datetime) -> bool:
@@ -316,8 +347,8 @@ def _retry_one(ctx: SyncContext, client: FreshBooksClient, entry: quarantine.Ent
         return "waiting"  # FreshBooks did not answer usefully: the entry stays retrying for the next run
     if not isinstance(got, Reject):
         try:
-            row = (document_row(DocumentKind(kind), account_id, got) if kind in DocumentKind._value2member_map_
-                   else reference_row(kind, account_id, got))
+            row = (document_row(DocumentKind(kind), account_id, got, ctx.now())
+                   if kind in DocumentKind._value2member_map_ else reference_row(kind, account_id, got))
         except Exception as exc:  # noqa: BLE001  one record never stops the others
             got = reject_of(kind, got, exc)
         else:

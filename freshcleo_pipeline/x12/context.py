@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from freshcleo_pipeline.x12 import elements as fmt
 from freshcleo_pipeline.x12.errors import X12MappingError
+from freshcleo_pipeline.x12.guide import Guide
 from freshcleo_pipeline.x12.hygiene import (
     Adjustment,
     Charset,
@@ -28,8 +29,10 @@ from freshcleo_pipeline.x12.specs import ElementSpec, elements_for
 class MappingContext:
     """Element formatting for one document under one partner's version, charset and delimiters."""
 
-    def __init__(self, document: str, *, version: str, charset: Charset, delimiters: Delimiters) -> None:
+    def __init__(self, document: str, *, version: str, charset: Charset, delimiters: Delimiters,
+                 guide: Guide | None = None) -> None:
         self.document = document  # a label for errors, e.g. "invoice 0000412 (FreshBooks 1234)"
+        self.guide = guide or Guide()  # the partner's guide: conventions the mappings follow
         self.version = version
         self.uppercase = charset is Charset.BASIC
         self.delimiters = delimiters.as_tuple()

@@ -17,7 +17,8 @@ from freshcleo_pipeline.x12.segments import Segment, seg
 #: Transaction set purpose (DE 353) for BIG08 and BEG01 (reference §5).
 PURPOSE_CODE: dict[Purpose, str] = {Purpose.ORIGINAL: "00", Purpose.REPLACE: "05", Purpose.CANCEL: "01"}
 
-#: Product id qualifier for the line's SKU: the seller's own part number (reference §5 example, `VP`).
+#: Product id qualifier for the line's SKU without a guide: the seller's own part number (reference §5 example,
+#: `VP`); a partner guide may ask for UP (UPC), VN (vendor's item number), BP (buyer's part number) or SK.
 SKU_QUALIFIER = "VP"
 
 #: Tax type (DE 963) from words in the FreshBooks tax name; anything else is `TX` (all taxes).
@@ -62,7 +63,7 @@ def description_segments(ctx: MappingContext, line: Line, field: str) -> list[Se
 def product_id(ctx: MappingContext, line: Line, ref: str, field: str) -> tuple[str, str]:
     if not line.sku.strip():
         return "", ""
-    return SKU_QUALIFIER, ctx.ident(line.sku, ref, f"{field}.sku")
+    return ctx.guide.product_id_qualifier, ctx.ident(line.sku, ref, f"{field}.sku")
 
 
 def baseline_item(ctx: MappingContext, tag: str, line: Line, field: str) -> Segment:

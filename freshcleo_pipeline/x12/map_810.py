@@ -7,7 +7,7 @@ envelope or count segments (``writer.py`` does).
 |---|---|---|---|
 | BIG | 01 / 02 | issue_date / invoice_number | identifier: refused if > 22 chars or unrepresentable |
 | BIG | 04 | po_number | only when FreshBooks has one |
-| BIG | 07 | is_credit_memo | `CR` credit memo, else `DI` debit invoice |
+| BIG | 07 | is_credit_memo | `DI` debit invoice; a credit memo per the partner guide's convention (below) |
 | BIG | 08 | purpose | `00` original, `05` replace, `01` cancellation (DE 353) |
 | CUR | 01 / 02 | currency | only when not USD; `SE` (selling party) and the ISO code |
 | N1 loop | N1/N3/N4 | bill_to (`BT`), ship_to (`ST`, if any), seller (`RE`, remit-to) | see ``parties.py`` |
@@ -24,6 +24,12 @@ Line-less invoices: the 810 standard makes the IT1 loop optional (reference §5:
 loop is optional"), so an invoice without lines is written as BIG … TDS … CTT*0 and is valid. A partner guide
 that demands IT1 is a partner rule, not ours to impose.
 
+Credit memos (FreshBooks: an invoice with a negative total). `CR` with FreshBooks' negative amounts would be a
+double negative: a receiver applying the CR sign books a debit. The guide's ``credit_memo`` convention picks one
+reading: ``cr_positive`` (default) writes BIG07 `CR` with every line value, tax, discount and the total negated
+to positive (the negative factor of each line, quantity or unit price, loses its sign); ``di_negative`` writes
+BIG07 `DI` with the amounts as FreshBooks holds them, negative.
+
 Totals: TDS01 must equal Σ(quantity x unit price) - discount + taxes within one cent per line
 (``totals.py``); otherwise the invoice is refused with an ``X12MappingError``, because the receiver's
 validator would reject it.
@@ -31,9 +37,10 @@ validator would reject it.
 
 from __future__ import annotations
 
-from freshcleo_pipeline.documents import Invoice
+from freshcleo_pipeline.documents import Invoice, Line
 from freshcleo_pipeline.x12 import totals
 from freshcleo_pipeline.x12.context import MappingContext
+from freshcleo_pipeline.x12.guide import CreditMemoConvention
 from freshcleo_pipeline.x12.items import (
     PURPOSE_CODE,
     baseline_item,
@@ -48,6 +55,7 @@ from freshcleo_pipeline.x12.segments import Segment, seg
 
 
 def map_invoice(doc: Invoice, ctx: MappingContext) -> list[Segment]:
+    doc, transaction_type = _as_guide_reads(doc, ctx)
     _check_total(doc, ctx)
     out: list[Segment] = [seg(
         "BIG",
@@ -57,7 +65,7 @@ def map_invoice(doc: Invoice, ctx: MappingContext) -> list[Segment]:
         ctx.ident(doc.po_number, "BIG04", "po_number") if doc.po_number.strip() else "",
         "",
         "",
-        "CR" if doc.is_credit_memo else "DI",
+        transaction_type,
         PURPOSE_CODE[doc.purpose],
     )]
     if doc.currency.strip().upper() != "USD":
@@ -92,3 +100,27 @@ def _check_total(doc: Invoice, ctx: MappingContext) -> None:
         raise ctx.fail("total", str(doc.total),
                        f"Σ(quantity x unit price) - discount + taxes = {computed} (± {allowed}); the 810 TDS "
                        "must add up")
+
+
+def _as_guide_reads(doc: Invoice, ctx: MappingContext) -> tuple[Invoice, str]:
+    """The invoice with the signs the partner's credit-memo convention expects, and its BIG07."""
+    if not doc.is_credit_memo or ctx.guide.credit_memo is CreditMemoConvention.DI_NEGATIVE:
+        return doc, "DI" if not doc.is_credit_memo or doc.total < 0 else "CR"
+    if doc.total >= 0:
+        return doc, "CR"  # already positive: CR alone says it is a credit
+    return doc.model_copy(update={
+        "lines": tuple(_negated(line) for line in doc.lines),
+        "discount_amount": -doc.discount_amount, "tax_total": -doc.tax_total, "total": -doc.total,
+    }), "CR"
+
+
+def _negated(line: Line) -> Line:
+    quantity, unit_price = line.quantity, line.unit_price
+    if unit_price < 0 < quantity:
+        unit_price = -unit_price
+    else:
+        quantity = -quantity
+    return line.model_copy(update={
+        "quantity": quantity, "unit_price": unit_price, "amount": -line.amount,
+        "taxes": tuple(t.model_copy(update={"amount": -t.amount}) for t in line.taxes),
+    })

@@ -9,6 +9,7 @@ envelope or count segments.
 | BEG | 02 | — | `SA` stand-alone order |
 | BEG | 03 / 05 | po_number / issue_date | identifier: refused if > 22 chars or unrepresentable |
 | CUR | 01 / 02 | currency | only when not USD; `BY` (buying party) and the ISO code |
+| REF | 01 / 02 | bill_number | `IV` seller's invoice number: the vendor's own number for the bill, when known |
 | ITD | 01 02 06 07 | due_date | `01` basic, `3` invoice date basis, net due date, net days |
 | TXI | 01 02 | tax_total - Σ line taxes | header `TX`, only when bill-level tax exists |
 | N1 loop | N1/N3/N4 | buyer (`BY`, ourselves), seller (`SE`, the vendor) | see ``parties.py`` |
@@ -61,6 +62,8 @@ def map_purchase_order(doc: PurchaseOrder, ctx: MappingContext) -> list[Segment]
     )]
     if doc.currency.strip().upper() != "USD":
         out.append(seg("CUR", "BY", currency_code(ctx, doc.currency)))
+    if doc.bill_number.strip():
+        out.append(seg("REF", "IV", ctx.ident(doc.bill_number, "REF02", "bill_number")))
     out += terms_segment(ctx, doc.issue_date, doc.due_date)
     header_tax = doc.tax_total - line_tax_total(doc.lines)
     if header_tax:

@@ -15,8 +15,8 @@ from freshcleo_pipeline.x12.context import MappingContext
 from freshcleo_pipeline.x12.hygiene import Reason
 from freshcleo_pipeline.x12.segments import Segment, seg
 
-#: N103 when the partner knows the party by an id: "mutually defined", the only qualifier that fits every
-#: partner-assigned id without knowing the scheme (DUNS, GLN…).
+#: N103 when the partner knows the party by an id and its guide names no scheme: "mutually defined", the only
+#: qualifier that fits every partner-assigned id (DUNS, GLN, store number…). A guide may say 1, 9, 91, 92, UL.
 PARTY_ID_QUALIFIER = "ZZ"
 
 _COUNTRIES = {
@@ -74,7 +74,7 @@ def party_loop(ctx: MappingContext, entity: str, party: Party, field: str, *,
         raise ctx.fail(f"{field}.name", party.name,
                        "a name with at least one character the partner's character set can carry, "
                        "or an edi_id for the party (N1 needs N102 or N103/N104)")
-    out = [seg("N1", entity, name, PARTY_ID_QUALIFIER if party_id else "", party_id)]
+    out = [seg("N1", entity, name, ctx.guide.party_id_qualifier if party_id else "", party_id)]
     if not with_address:
         return out
     address = party.address

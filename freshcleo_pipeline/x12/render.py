@@ -17,6 +17,7 @@ from freshcleo_pipeline.x12 import writer
 from freshcleo_pipeline.x12.context import MappingContext
 from freshcleo_pipeline.x12.envelope import EnvelopeParams, format_st02
 from freshcleo_pipeline.x12.errors import X12EnvelopeError, X12ValidationError
+from freshcleo_pipeline.x12.guide import Guide
 from freshcleo_pipeline.x12.hygiene import Adjustment
 from freshcleo_pipeline.x12.map_810 import map_invoice
 from freshcleo_pipeline.x12.map_820 import map_remittance
@@ -69,11 +70,12 @@ def document_label(document: BusinessDocument) -> str:
     return f"{document.source.kind.value} {number!r} (FreshBooks id {document.source.source_id})"
 
 
-def map_document(document: BusinessDocument, envelope: EnvelopeParams) -> tuple[list[Segment], MappingContext]:
+def map_document(document: BusinessDocument, envelope: EnvelopeParams, guide: Guide | None = None
+                 ) -> tuple[list[Segment], MappingContext]:
     """The body (between ST and SE) for one document, and the context holding its adjustments."""
     _, mapping = _MAPPINGS[type(document)]
     ctx = MappingContext(document_label(document), version=envelope.version, charset=envelope.charset,
-                         delimiters=envelope.delimiters)
+                         delimiters=envelope.delimiters, guide=guide)
     return mapping(document, ctx), ctx
 
 
@@ -87,6 +89,7 @@ def render_interchange(
     date: dt.date,
     time: dt.time,
     validate: bool = True,
+    guide: Guide | None = None,
 ) -> RenderResult:
     """One interchange (ISA, one GS group, one ST…SE per document, GE, IEA) for one partner.
 
@@ -110,7 +113,7 @@ def render_interchange(
     bodies: list[writer.SetBody] = []
     contexts: list[MappingContext] = []
     for document, st02 in zip(documents, st02s, strict=True):
-        body, ctx = map_document(document, envelope)
+        body, ctx = map_document(document, envelope, guide)
         bodies.append(writer.SetBody(set_id, st02, body))
         contexts.append(ctx)
     functional_id = FUNCTIONAL_ID[set_id]

@@ -94,7 +94,8 @@ C_143 = _codes("810 850 820 997")  # transaction set id
 C_479 = _codes("IN PO RA FA")  # functional identifier (GS01 / AK101)
 C_98 = _codes("ST BT BY SE SF VN SU RE RI II PR PE")  # entity identifier
 C_66 = _codes("1 9 91 92 UL ZZ")  # identification code qualifier
-C_128 = _codes("IA DP VR PO IV BM CK CR IT OI VN R7")  # reference identification qualifier
+#: reference identification qualifier; TN (transaction reference number) carries the trace an 820 corrects
+C_128 = _codes("IA DP VR PO IV BM CK CR IT OI VN R7 TN")
 C_353 = _codes("00 01 05 06 07 15 18 22")  # transaction set purpose
 C_355 = _codes("EA CA BX DZ LB PC PK HR DA")  # unit of measure (HR hours, DA days for services)
 C_235 = _codes("VP VN BP IN UP UI UK EN SK MG CB")  # product/service id qualifier
@@ -103,6 +104,29 @@ C_478 = _codes("C D")  # credit/debit flag
 C_506 = _codes("01 02 03 04")  # DFI id qualifier
 C_569 = _codes("DA SG 03")  # account number qualifier
 C_374 = _codes("002 003 004 009 010 011 017 020 036 037 038 063 064 097")  # date/time qualifier
+#: Interchange id qualifier (ISA05 / ISA07): the 004010 list of I05 and the codes 00501 adds (07 GLN, 35, 36,
+#: AM, SA), since one ISA table serves both envelope versions (https://stedi.com/edi/x12-004010/element/I05).
+C_I05 = _codes("01 02 03 04 07 08 09 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 "
+               "34 35 36 AM NR SA SN ZZ")
+#: State or province (DE 156, N402): US states, DC, US territories and military post codes, Canadian provinces
+#: and territories. A code outside the list is omitted by the mapping and reported, never sent.
+C_156 = _codes(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY "
+    "PR VI GU AS MP FM MH PW UM AA AE AP "
+    "AB BC MB NB NL NS NT NU ON PE QC SK YT"
+)
+#: Country (DE 26, N404): ISO 3166-1 alpha-2, the code source DE 26 names.
+C_26 = _codes(
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT "
+    "BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH "
+    "ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT "
+    "HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS "
+    "LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI "
+    "NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG "
+    "SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG "
+    "UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW"
+)
 
 _FILLER = "Product/Service ID"
 
@@ -136,9 +160,9 @@ _SEGMENT_LIST: tuple[SegmentSpec, ...] = (
         _e("ISA02", "I02", "Authorization Information", "M", "AN", 10, 10),
         _e("ISA03", "I03", "Security Information Qualifier", "M", "ID", 2, 2, _codes("00 01")),
         _e("ISA04", "I04", "Security Information", "M", "AN", 10, 10),
-        _e("ISA05", "I05", "Interchange ID Qualifier", "M", "ID", 2, 2),
+        _e("ISA05", "I05", "Interchange ID Qualifier", "M", "ID", 2, 2, C_I05),
         _e("ISA06", "I06", "Interchange Sender ID", "M", "AN", 15, 15),
-        _e("ISA07", "I05", "Interchange ID Qualifier", "M", "ID", 2, 2),
+        _e("ISA07", "I05", "Interchange ID Qualifier", "M", "ID", 2, 2, C_I05),
         _e("ISA08", "I07", "Interchange Receiver ID", "M", "AN", 15, 15),
         _e("ISA09", "I08", "Interchange Date", "M", "DT", 6, 6),
         _e("ISA10", "I09", "Interchange Time", "M", "TM", 4, 4),
@@ -279,9 +303,9 @@ _SEGMENT_LIST: tuple[SegmentSpec, ...] = (
     ]),
     _seg("N4", "Geographic Location", [
         _e("N401", "19", "City Name", "O", "AN", 2, 30),
-        _e("N402", "156", "State or Province Code", "O", "ID", 2, 2),
+        _e("N402", "156", "State or Province Code", "O", "ID", 2, 2, C_156),
         _e("N403", "116", "Postal Code", "O", "ID", 3, 15),
-        _e("N404", "26", "Country Code", "O", "ID", 2, 3),
+        _e("N404", "26", "Country Code", "O", "ID", 2, 3, C_26),
         _e("N405", "309", "Location Qualifier", "O", "ID", 1, 2),
         _e("N406", "310", "Location Identifier", "O", "AN", 1, 30),
     ]),
@@ -349,7 +373,7 @@ _SEGMENT_LIST: tuple[SegmentSpec, ...] = (
         _e("TXI08", "828", "Dollar Basis For Percent", "O", "R", 1, 9),
         _e("TXI09", "325", "Tax Identification Number", "O", "AN", 1, 20),
         _e("TXI10", "350", "Assigned Identification", "O", "AN", 1, 20),
-    ]),
+    ], "R020306"),
     _seg("SAC", "Service, Promotion, Allowance, or Charge Information", [
         _e("SAC01", "248", "Allowance or Charge Indicator", "M", "ID", 1, 1, _codes("A C N")),
         _e("SAC02", "1300", "Service, Promotion, Allowance, or Charge Code", "O", "ID", 4, 4,
@@ -368,7 +392,7 @@ _SEGMENT_LIST: tuple[SegmentSpec, ...] = (
         _e("SAC14", "770", "Option Number", "O", "AN", 1, 20),
         _e("SAC15", "352", "Description", "O", "AN", 1, 80),
         _e("SAC16", "819", "Language Code", "O", "ID", 2, 3),
-    ]),
+    ], "R0203 P0304 P0607 P0910 C1110 C1413 C1615 L130204"),
     _seg("TDS", "Total Monetary Value Summary", [
         _e("TDS01", "610", "Amount", "M", "N2", 1, 15),
         _e("TDS02", "610", "Amount", "O", "N2", 1, 15),

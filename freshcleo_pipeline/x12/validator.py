@@ -4,8 +4,8 @@ Owns every check of reference §13: ISA fixed widths and codes, delimiters, enve
 pairs and uniqueness, SE01/GE01/IEA01 counts, GS01↔ST01, segment order, loops, repeats and mandatory
 segments (walking ``structures.py``), element presence, types, lengths, dates, times, codes, syntax notes
 (``specs.py``), no trailing separators, no empty segments, character set, no delimiter inside data, and the
-business totals (CTT01, TDS01, AMT*TT; ``totals.py``). Returns findings; never raises on bad input and never
-repairs it.
+business totals (CTT01, TDS01, AMT*TT, and an 820's BPR02 = Σ RMR04; ``totals.py``). Returns findings;
+never raises on bad input and never repairs it.
 """
 
 from __future__ import annotations
@@ -600,6 +600,8 @@ def _check_totals(ctx: _Ctx, set_id: str, body: Sequence[RawSegment]) -> None:
         _check_line_totals(ctx, body, "IT1", "TDS", 1, places=2, charges=True)
     elif set_id == "850":
         _check_line_totals(ctx, body, "PO1", "AMT", 2, places=None, charges=False)
+    elif set_id == "820":
+        _check_remittance_total(ctx, body)
     elif set_id == "997":
         _check_ack_counts(ctx, body)
 
@@ -641,6 +643,21 @@ def _check_line_totals(ctx: _Ctx, body: Sequence[RawSegment], line_tag: str, tot
     if not totals.agrees(stated, computed, allowed):
         ctx.add(Check.TOTALS, "segment", f"{total_tag} total {stated} does not match the lines: {computed} "
                 f"(± {allowed})", raw=total_raw, element=total_pos, value=str(stated))
+
+
+def _check_remittance_total(ctx: _Ctx, body: Sequence[RawSegment]) -> None:
+    """BPR02, signed by BPR03 (`D` debit: negative, as in a reversal), equals Σ RMR04 when every RMR states one:
+    a receiver applies the RMR amounts and moves the BPR amount, and they must be the same money."""
+    bpr = next((raw for raw in body if raw.tag == "BPR"), None)
+    paid = [_decimal(raw, 4, None) for raw in body if raw.tag == "RMR"]
+    stated = _decimal(bpr, 2, None) if bpr is not None else None
+    if bpr is None or stated is None or not paid or any(p is None for p in paid):
+        return
+    signed = -stated if bpr.elements[2:3] == ("D",) else stated
+    applied = _sum(paid)
+    if signed != applied:
+        ctx.add(Check.TOTALS, "segment", f"BPR02 {stated} ({'debit' if signed < 0 else 'credit'}) does not match "
+                f"the RMR04 amounts, which add up to {applied}", raw=bpr, element=2, value=bpr.elements[1])
 
 
 def _sum(values: Iterable[Decimal | None]) -> Decimal:

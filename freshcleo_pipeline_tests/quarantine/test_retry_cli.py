@@ -32,8 +32,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
     def run(env: SandboxEnv, *args: str, **variables: str) -> tuple[int, str]:
         settings = env.settings
         values = {"FRESHCLEO_DATA_DIR": str(settings.data_dir), "FRESHCLEO_LEDGER_URL": settings.ledger_url,
-                  "FRESHBOOKS_API_URL": settings.freshbooks_api_url, "FRESHBOOKS_AUTH_URL": settings.freshbooks_auth_url,
-                  "CLEO_API_URL": settings.cleo_api_url, **variables}
+                  "FRESHBOOKS_API_URL": settings.freshbooks_api_url,
+                  "FRESHBOOKS_AUTH_URL": settings.freshbooks_auth_url, "CLEO_API_URL": settings.cleo_api_url,
+                  **variables}
         get_settings.cache_clear()
         result = CliRunner().invoke(main, list(args), env=values)
         get_settings.cache_clear()

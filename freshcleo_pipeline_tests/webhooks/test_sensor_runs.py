@@ -88,7 +88,7 @@ def hooked(sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterI
 def test_a_webhook_event_becomes_a_run_that_delivers_the_changed_invoice(hooked: Hooked) -> None:
     fb = hooked.env.freshbooks
     created = fb.create_invoice(customerid=fb.client_id_of("Acme Retail Stores"), lines=[
-        {"name": "Dock cleats", "qty": "4", "unit_cost": {"amount": "12.50", "code": "USD"}}])
+        {"name": "Hex bolt M8x40", "qty": "4", "unit_cost": {"amount": "18.40", "code": "USD"}}])
     invoice_id, number = str(created["id"]), str(created["invoice_number"])
     row = hooked.wait_for_event("invoice.create", invoice_id)
     assert hooked.acme_files(number) == {}  # nothing polls: only the sensor's run can deliver it
@@ -111,7 +111,7 @@ def test_a_webhook_event_becomes_a_run_that_delivers_the_changed_invoice(hooked:
     # A later change of the delivered invoice: the next tick takes only the new event, and Acme's policy
     # (replace) sends a replacement next to the original.
     fb.update_invoice(int(invoice_id), lines=[
-        {"name": "Dock cleats", "qty": "6", "unit_cost": {"amount": "12.50", "code": "USD"}}])
+        {"name": "Hex bolt M8x40", "qty": "6", "unit_cost": {"amount": "18.40", "code": "USD"}}])
     update = hooked.wait_for_event("invoice.update", invoice_id)
 
     again = hooked.tick(result.cursor)

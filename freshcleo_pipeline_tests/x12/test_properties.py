@@ -92,7 +92,9 @@ remittances = st.builds(
     amount=money, method=text, trace_number=ident, payer=party, payee=party,
     items=st.lists(st.builds(RemittanceItem, reference_number=ident, amount_paid=money,
                              document_total=st.none() | money, document_date=st.none() | st.just(DATE)),
-                   max_size=3).map(tuple))
+                   max_size=3).map(tuple),
+).map(lambda r: r.model_copy(update={"amount": sum((i.amount_paid for i in r.items), Decimal(0))}) if r.items
+      else r)  # what was paid is what the items say was applied (BPR02 = Σ RMR04)
 
 
 def check(document: Invoice | PurchaseOrder | Remittance, env: dict[str, object]) -> None:

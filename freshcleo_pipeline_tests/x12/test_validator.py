@@ -125,3 +125,48 @@ def test_totals_count_lines_and_tolerate_cent_rounding() -> None:
     po = (GOLDEN / "850_bill_412.edi").read_text().replace("\n", "")
     assert validate_interchange(po) == []
     assert {e.check for e in validate_interchange(po.replace("AMT*TT*80~", "AMT*TT*81~"))} == {Check.TOTALS}
+
+
+# ---- issue 12: syntax notes, code lists and the 820 sum rule the validator did not check ----
+
+REMITTANCE = (GOLDEN / "820_payment_7720.edi").read_text().replace("\n", "")
+SAC = "SAC*A*C310***1450~"
+
+
+def _sac(*elements: str) -> Callable[[], str]:
+    return sub(SAC, "SAC*" + "*".join(elements) + "~")
+
+
+GAPS: list[tuple[str, Callable[[], str], Check, str]] = [
+    # (what the mutant breaks, mutant, check, text the finding must carry)
+    ("TXI R020306", sub("TXI*ST*9*8~", "TXI*ST~"), Check.SYNTAX_NOTE, "R020306"),
+    ("SAC R0203", _sac("A"), Check.SYNTAX_NOTE, "R0203"),
+    ("SAC P0304", _sac("A", "C310", "VI", "", "1450"), Check.SYNTAX_NOTE, "P0304"),
+    ("SAC P0607", _sac("A", "C310", "", "", "1450", "3"), Check.SYNTAX_NOTE, "P0607"),
+    ("SAC P0910", _sac("A", "C310", "", "", "1450", "", "", "", "EA"), Check.SYNTAX_NOTE, "P0910"),
+    ("SAC C1110", _sac("A", "C310", "", "", "1450", "", "", "", "", "", "2"), Check.SYNTAX_NOTE, "C1110"),
+    ("SAC C1413", _sac("A", "C310", "", "", "1450", "", "", "", "", "", "", "", "", "7"), Check.SYNTAX_NOTE,
+     "C1413"),
+    ("SAC C1615", _sac("A", "C310", "", "", "1450", "", "", "", "", "", "", "", "", "", "", "EN"),
+     Check.SYNTAX_NOTE, "C1615"),
+    ("SAC L130204", _sac("A", "", "VI", "", "1450", "", "", "", "", "", "", "", "R1"), Check.SYNTAX_NOTE,
+     "L130204"),
+    ("ISA05 code list", sub("*ZZ*NORTHWIND      *", "*QQ*NORTHWIND      *"), Check.ISA_VALUE, "ISA05"),
+    ("ISA07 code list", sub("*ZZ*HARBORFOODS    *", "*QQ*HARBORFOODS    *"), Check.ISA_VALUE, "ISA07"),
+    ("N402 code", sub("N4*PORTLAND*ME*", "N4*PORTLAND*XQ*"), Check.INVALID_CODE, "N402"),
+    ("N404 code", sub("*04101*US~", "*04101*QQ~"), Check.INVALID_CODE, "N404"),
+    ("820 BPR02 = Σ RMR04", sub("BPR*I*39.5*C*", "BPR*I*39.6*C*", REMITTANCE), Check.TOTALS, "RMR04"),
+    ("820 debit is negative", sub("BPR*I*39.5*C*", "BPR*I*39.5*D*", REMITTANCE), Check.TOTALS, "RMR04"),
+]
+
+
+@pytest.mark.parametrize(("gap", "mutate", "check", "mentions"), GAPS, ids=[g[0] for g in GAPS])
+def test_the_validator_now_rejects(gap: str, mutate: Callable[[], str], check: Check, mentions: str) -> None:
+    errors = validate_interchange(mutate())
+    assert [e for e in errors if e.check is check and mentions in e.message], (gap, errors)
+
+
+def test_the_820_golden_and_a_reversal_are_valid() -> None:
+    assert validate_interchange(REMITTANCE) == []
+    reversal = REMITTANCE.replace("BPR*I*39.5*C*", "BPR*I*39.5*D*").replace("*PI*39.5*", "*PI*-39.5*")
+    assert validate_interchange(reversal) == []
