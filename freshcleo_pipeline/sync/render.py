@@ -52,11 +52,12 @@ from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.sync.route import ROUTABLE
 from freshcleo_pipeline.x12.envelope import EnvelopeParams
 from freshcleo_pipeline.x12.errors import X12MappingError
-from freshcleo_pipeline.x12.guide import CreditMemoConvention, Guide, unmet
+from freshcleo_pipeline.x12.guide import CreditMemoConvention, Guide, Unmet, unmet_in_interchange
 from freshcleo_pipeline.x12.hygiene import Charset
 from freshcleo_pipeline.x12.render import map_document, render_interchange
 from freshcleo_pipeline.x12.segments import Delimiters
 from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID
+from freshcleo_pipeline.x12.tokens import tokenize
 from freshcleo_pipeline.x12.validator import validate_interchange
 
 MAX_SETS = 500
@@ -374,56 +375,57 @@ def follow_guide(document: BusinessDocument, guide: PartnerGuide) -> BusinessDoc
     return document.model_copy(update={"payer": party(document.payer), "payee": party(document.payee)})
 
 
+class _GuideUnmet(Exception):
+    """Rendered sets (by ST02) that break the partner's guide; raised inside the transaction to roll it back."""
+
+    def __init__(self, broken: dict[str, list[Unmet]]) -> None:
+        super().__init__(", ".join(broken))
+        self.broken = broken
+
+
 def _render_group(ctx: SyncContext, partner: TradingPartner, transaction_set: str, items: list[OutboxItem],
                   summary: RenderSummary) -> None:
     envelope = envelope_for(ctx.partners.company, partner)
     guide = guide_of(partner)
     docs = {key: follow_guide(doc, partner.guide) for key, doc in _load_documents(ctx, items).items()}
-    if guide.requires:
-        items = _meeting_guide(ctx, partner, transaction_set, envelope, guide, items, docs, summary)
-        if not items:
-            return
-    try:
-        _write_interchange(ctx, partner, transaction_set, envelope, items, docs, summary, guide)
-    except X12MappingError:
-        # Some document cannot be expressed in X12 (the transaction rolled back, no number was used): fail
-        # those rows with the reason and send the rest.
-        good = _mappable(ctx, partner, envelope, items, docs, summary, guide)
-        if good:
-            _write_interchange(ctx, partner, transaction_set, envelope, good, docs, summary, guide)
-
-
-def _meeting_guide(ctx: SyncContext, partner: TradingPartner, transaction_set: str, envelope: EnvelopeParams,
-                   guide: Guide, items: list[OutboxItem], docs: dict[int, BusinessDocument],
-                   summary: RenderSummary) -> list[OutboxItem]:
-    """The rows whose documents meet the partner's guide; the others are failed and set before a person."""
-    good: list[OutboxItem] = []
-    for item in items:
+    while items:
         try:
-            body, _ = map_document(docs[item.id], envelope, guide)
+            _write_interchange(ctx, partner, transaction_set, envelope, items, docs, summary, guide)
+            return
         except X12MappingError:
-            good.append(item)  # not expressible at all: the mapping path names why
-            continue
-        found = unmet(transaction_set, [("ST", ()), *((s.tag, s.elements) for s in body)], guide)
-        if not found:
-            good.append(item)
-            continue
-        summary.guide_unmet += 1
-        reason = f"cannot meet {partner.id}'s guide: " + "; ".join(str(u) for u in found)
-        with ctx.ledger.begin() as conn:
-            outbox.mark_item_failed(conn, item.id, reason)
-            quarantine.put(
-                conn, stage="review", item_key=f"guide:{partner.id}:{item.kind}:{item.source_id}",
-                digest=item.version, kind=item.kind, reason_code="guide_unmet", reason=reason,
-                reference=item.reference, account_id=item.account_id, partner_id=partner.id,
-                partition_date=item.partition_date, field=str(found[0].requirement), value=None,
-                detail={"unmet": [str(u) for u in found], "outbox_id": item.id, "version": item.version},
-                run_id=ctx.run_id)
-            audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id,
-                         event="render_failed", partner_id=partner.id,
-                         detail={"version": item.version, "error": reason}, run_id=ctx.run_id)
-        ctx.log.warning("held back %s %s for %s: %s", item.kind, item.reference, partner.id, reason)
-    return good
+            # Some document cannot be expressed in X12 (the transaction rolled back, no number was used): fail
+            # those rows with the reason and send the rest.
+            good = _mappable(ctx, partner, envelope, items, docs, summary, guide)
+            if len(good) == len(items):
+                raise  # every document maps alone: the interchange itself cannot be written
+            items = good
+        except _GuideUnmet as exc:
+            # The guide is checked on the rendered sets, so the usual interchange costs no second mapping; the
+            # sets that break it (rolled back with their numbers) are held back and the rest rendered again.
+            held = {int(st02) - 1: found for st02, found in exc.broken.items()}
+            for index, found in sorted(held.items()):
+                _hold_back(ctx, partner, items[index], found, summary)
+            items = [item for index, item in enumerate(items) if index not in held]
+
+
+def _hold_back(ctx: SyncContext, partner: TradingPartner, item: OutboxItem, found: list[Unmet],
+               summary: RenderSummary) -> None:
+    """A row whose document cannot meet its partner's guide: failed, and set before a person with the element."""
+    summary.guide_unmet += 1
+    reason = f"cannot meet {partner.id}'s guide: " + "; ".join(str(u) for u in found)
+    with ctx.ledger.begin() as conn:
+        outbox.mark_item_failed(conn, item.id, reason)
+        quarantine.put(
+            conn, stage="review", item_key=f"guide:{partner.id}:{item.kind}:{item.source_id}",
+            digest=item.version, kind=item.kind, reason_code="guide_unmet", reason=reason,
+            reference=item.reference, account_id=item.account_id, partner_id=partner.id,
+            partition_date=item.partition_date, field=str(found[0].requirement), value=None,
+            detail={"unmet": [str(u) for u in found], "outbox_id": item.id, "version": item.version},
+            run_id=ctx.run_id)
+        audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id,
+                     event="render_failed", partner_id=partner.id,
+                     detail={"version": item.version, "error": reason}, run_id=ctx.run_id)
+    ctx.log.warning("held back %s %s for %s: %s", item.kind, item.reference, partner.id, reason)
 
 
 def _write_interchange(ctx: SyncContext, partner: TradingPartner, transaction_set: str, envelope: EnvelopeParams,
@@ -443,7 +445,14 @@ def _write_interchange(ctx: SyncContext, partner: TradingPartner, transaction_se
                                     group_control_number=gs06, set_control_numbers=list(range(1, len(good) + 1)),
                                     date=now.date(), time=now.time().replace(microsecond=0), validate=False,
                                     guide=guide)
-        errors = validate_interchange(result.text, charset=envelope.charset)
+        tokens = tokenize(result.text)
+        errors = validate_interchange(result.text, charset=envelope.charset, tokens=tokens)
+        if guide.requires and not errors:
+            broken: dict[str, list[Unmet]] = {}
+            for st02, found in unmet_in_interchange(tokens, guide):
+                broken.setdefault(st02, []).append(found)
+            if broken:
+                raise _GuideUnmet(broken)
         name = outbound_file_name(partner.id, transaction_set, isa13)
         total = sum((Decimal(i.total) for i in good), Decimal(0))
         interchange_id = outbox.create_interchange(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from freshcleo_pipeline.x12.specs import C_66, C_235
-from freshcleo_pipeline.x12.tokens import tokenize
+from freshcleo_pipeline.x12.tokens import Tokens, tokenize
 
 
 class CreditMemoConvention(StrEnum):
@@ -105,13 +105,13 @@ def unmet(set_id: str, segments: Sequence[tuple[str, Sequence[object]]], guide: 
     return out
 
 
-def unmet_in_interchange(text: str, guide: Guide) -> list[tuple[str, Unmet]]:
+def unmet_in_interchange(text: str | Tokens, guide: Guide) -> list[tuple[str, Unmet]]:
     """(ST02, requirement broken) for every set of an interchange; run it after ``validate_interchange`` passed
     (the guide's requirements come on top of the standard's, on text that is already valid X12)."""
     out: list[tuple[str, Unmet]] = []
     current: list[tuple[str, Sequence[object]]] = []
     set_id = control = ""
-    for segment in tokenize(text).segments:
+    for segment in (tokenize(text) if isinstance(text, str) else text).segments:
         if segment.tag == "ST":
             set_id, control = (*segment.elements, "", "")[:2]
             current = []

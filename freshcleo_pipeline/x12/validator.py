@@ -21,7 +21,7 @@ from freshcleo_pipeline.x12.errors import Check, X12Error, X12ParseError
 from freshcleo_pipeline.x12.hygiene import Charset, allowed_characters
 from freshcleo_pipeline.x12.specs import ElementSpec, SegmentSpec, SyntaxNote, segments_for
 from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID, STRUCTURES, Loop, SegmentUse
-from freshcleo_pipeline.x12.tokens import RawSegment, ReadDelimiters, tokenize
+from freshcleo_pipeline.x12.tokens import RawSegment, ReadDelimiters, Tokens, tokenize
 
 # 997 codes per check (AK403 for element checks, AK304 for segment checks).
 _ELEMENT_CODE = {
@@ -72,11 +72,13 @@ class _Ctx:
         ))
 
 
-def validate_interchange(text: str, *, charset: Charset | str = Charset.EXTENDED) -> list[X12Error]:
-    """Every problem found in ``text`` (empty list: valid). ``charset`` is the partner's agreed set."""
+def validate_interchange(text: str, *, charset: Charset | str = Charset.EXTENDED,
+                         tokens: Tokens | None = None) -> list[X12Error]:
+    """Every problem found in ``text`` (empty list: valid). ``charset`` is the partner's agreed set; ``tokens``,
+    when the caller already split ``text``, saves splitting it again."""
     ctx = _Ctx()
     try:
-        tokens = tokenize(text)
+        tokens = tokens if tokens is not None else tokenize(text)
     except X12ParseError as exc:
         ctx.add(Check.ENVELOPE_STRUCTURE, "interchange", str(exc), tag="ISA", position=1)
         return ctx.errors
