@@ -119,8 +119,9 @@ def measure(raw: object) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def screen(kind: str, raw: object, max_field_bytes: int) -> dict[str, Any] | Reject:
-    """The record as a usable object, or the Reject saying why not (not an object, no id, a string over the cap).
+def screen(kind: str, raw: object, max_field_bytes: int | None) -> dict[str, Any] | Reject:
+    """The record as a usable object, or the Reject saying why not (not an object, no id, a string over the cap;
+    ``None``: the caller knows no string can be over it).
 
     An over-cap record is never kept whole: the Reject holds its size, digest and a short preview only, so the
     big value is freed with the page it came in.
@@ -131,8 +132,9 @@ def screen(kind: str, raw: object, max_field_bytes: int) -> dict[str, Any] | Rej
                          f"a JSON object (got {type(raw).__name__})")
     if source_id(kind, raw) is None:
         return Reject.of(kind, raw, "bad_field", facts.id_field, raw.get(facts.id_field), "an id")
-    big = oversized(raw, max_field_bytes)
+    big = oversized(raw, max_field_bytes) if max_field_bytes is not None else None
     if big is not None:
+        assert max_field_bytes is not None
         path, size = big
         moment: dt.datetime | None
         try:
@@ -304,9 +306,13 @@ class FreshBooksClient:
 
     def get_json(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Any:
         """GET a path (relative to the API root) with the stored token; the JSON body."""
+        return self._get_sized(path, params)[0]
+
+    def _get_sized(self, path: str, params: Sequence[tuple[str, str]]) -> tuple[Any, int]:
+        """The JSON body and the size of the response in bytes."""
         response = self.http.request("GET", path, auth=self.authenticator, params=list(params))
         try:
-            return response.json()
+            return response.json(), len(response.content)
         except ValueError:
             raise ApiError(SERVICE, "GET", path, response.status_code, "response is not JSON") from None
 
@@ -323,12 +329,15 @@ class FreshBooksClient:
         total = 0
         page = 1
         while True:
-            body = self.get_json(path, [("page", str(page)), *base])
+            body, size = self._get_sized(path, [("page", str(page)), *base])
             elements, pages, total = _unwrap_list(body, res, path)
             del body
+            # A string of the page is at most as long in UTF-8 as its JSON text, so only a page larger than the
+            # cap can hold a field over it: the usual page skips the walk through every field.
+            cap = self.max_field_bytes if size > self.max_field_bytes else None
             # Screened page by page, so an over-cap value is dropped before the next page is read.
             for element in elements:
-                screened = screen(res.kind, element, self.max_field_bytes)
+                screened = screen(res.kind, element, cap)
                 if isinstance(screened, Reject):
                     listing.rejects.append(screened)
                     seen.add(screened.source_id or "#" + screened.digest)
