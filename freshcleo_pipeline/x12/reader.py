@@ -181,13 +181,7 @@ def _interchange(text: str) -> ReadInterchange:
             warnings.append(f"segment {segment.tag} at position {segment.position} is outside any group; ignored")
         index += 1
     control = element(isa, 13)
-    if iea is None:
-        warnings.append("no IEA trailer")
-    else:
-        if element(iea, 2) != control:
-            warnings.append(f"IEA02 {element(iea, 2)!r} differs from ISA13 {control!r}")
-        if element(iea, 1) != str(len(groups)):
-            warnings.append(f"IEA01 says {element(iea, 1)!r} groups; the interchange holds {len(groups)}")
+    warnings += _trailer_warnings(iea, "IEA", "ISA13", control, len(groups), "groups; the interchange holds")
     if tokens.trailing:
         warnings.append(f"text after the last segment terminator ignored: {tokens.trailing[:40]!r}")
     return ReadInterchange(
@@ -195,6 +189,19 @@ def _interchange(text: str) -> ReadInterchange:
         receiver=element(isa, 8), date=element(isa, 9), time=element(isa, 10), version=element(isa, 12),
         control=control, ack_requested=element(isa, 14) == "1", usage=element(isa, 15),
         delimiters=tokens.delimiters, isa=isa, ta1s=tuple(ta1s), groups=tuple(groups), warnings=tuple(warnings))
+
+
+def _trailer_warnings(trailer: RawSegment | None, tag: str, header: str, control: str, count: int,
+                      counted: str) -> list[str]:
+    """What an IEA or GE trailer gets wrong: missing, another control number, another count."""
+    if trailer is None:
+        return [f"no {tag} trailer"]
+    out: list[str] = []
+    if element(trailer, 2) != control:
+        out.append(f"{tag}02 {element(trailer, 2)!r} differs from {header} {control!r}")
+    if element(trailer, 1) != str(count):
+        out.append(f"{tag}01 says {element(trailer, 1)!r} {counted} {count}")
+    return out
 
 
 def _group(segments: list[RawSegment], start: int) -> tuple[ReadGroup, int]:
@@ -220,13 +227,7 @@ def _group(segments: list[RawSegment], start: int) -> tuple[ReadGroup, int]:
         warnings.append(f"segment {segment.tag} at position {segment.position} is outside any set; ignored")
         index += 1
     control = element(gs, 6)
-    if ge is None:
-        warnings.append("no GE trailer")
-    else:
-        if element(ge, 2) != control:
-            warnings.append(f"GE02 {element(ge, 2)!r} differs from GS06 {control!r}")
-        if element(ge, 1) != str(len(sets)):
-            warnings.append(f"GE01 says {element(ge, 1)!r} sets; the group holds {len(sets)}")
+    warnings += _trailer_warnings(ge, "GE", "GS06", control, len(sets), "sets; the group holds")
     return ReadGroup(functional_id=element(gs, 1), sender=element(gs, 2), receiver=element(gs, 3),
                      date=element(gs, 4), time=element(gs, 5), control=control, version=element(gs, 8), gs=gs,
                      sets=tuple(sets), warnings=tuple(warnings)), index
