@@ -6,7 +6,8 @@ by when we first saw the version: each run lists those paid within the look-back
 (``FRESHCLEO_BILL_PAYMENT_LOOKBACK_DAYS``, default 120) and files every version the ledger does not hold yet
 under the day it was observed (UTC today), so today's poll sends an edit to a payment paid days ago. A version
 already held keeps its partition (re-runs change nothing). A run whose window does not include today (a
-backfill of past days) leaves new versions to the next run that does. Reference data (clients, vendors,
+backfill of past days) files the versions it has not seen under their paid date, as history has no better day,
+so a backfill of last year sends last year's bill payments too. Reference data (clients, vendors,
 items) is stored as unpartitioned snapshots for normalization. Deleted documents are included so the
 partner's cancel policy can apply. Nothing is written back to FreshBooks.
 
@@ -127,7 +128,8 @@ def extract(
             summary.fetched[kind.value] = len(listing.records) + len(listing.rejects)
             rows: list[dict[str, Any]] = []
             rejects = [r for r in listing.rejects if _belongs(r, start, end)]
-            observed = ctx.now() if kind is DocumentKind.BILL_PAYMENT else None
+            now = ctx.now()
+            observed = now if kind is DocumentKind.BILL_PAYMENT and start <= now < end else None
             records = (listing.records if observed is None
                        else _in_look_back(listing.records, observed, ctx.settings.bill_payment_lookback_days))
             for raw in records:

@@ -233,3 +233,27 @@ def test_bill_payment_paid_three_days_ago_and_its_edit_go_out_with_todays_sync(
     files = env.outbound_files()
     assert env.sync(three_days_ago, today, dagster_instance).success
     assert env.outbound_files() == files
+
+
+def test_a_backfill_of_past_days_sends_the_bill_payments_paid_in_them(
+    sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance
+) -> None:
+    # A first installation backfills history: bill payments paid in those days (most older than any look-back of
+    # a daily poll) are filed under their paid date and sent, each once.
+    env = sandbox_env(freshbooks={"seed": 5, "invoices": 60, "days": 6})
+    today = env.freshbooks.now().date()
+    first, last = today - dt.timedelta(days=6), today - dt.timedelta(days=2)
+    assert env.sync(first, last, dagster_instance).success
+    with env.ledger.begin() as conn:
+        sent = conn.execute(select(outbox.c.source_id, outbox.c.partition_date).where(
+            outbox.c.kind == "bill_payment", outbox.c.state == "delivered")).all()
+    assert sent and all(first <= r.partition_date <= last for r in sent)
+    for r in sent:
+        paid = env.freshbooks.get("bill_payments", int(r.source_id))
+        assert paid is not None and paid["paid_date"] == r.partition_date.isoformat()
+    files = env.outbound_files()
+    assert env.sync(first, today, dagster_instance).success  # today's poll finds those versions already held
+    assert {n: c for n, c in env.outbound_files().items() if n in files} == files
+    with env.ledger.begin() as conn:
+        again = conn.execute(select(outbox.c.source_id).where(outbox.c.kind == "bill_payment")).scalars().all()
+    assert len(again) == len(set(again))
