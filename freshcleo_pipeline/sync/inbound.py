@@ -8,7 +8,8 @@ else is set aside in quarantine with a reason code a person can act on:
 
 - its content is the problem (``empty``, ``not_x12``, ``undecodable``, ``unknown_partner`` — an ISA05:ISA06, or
   the GS02 of an acknowledgment group, that is not the folder's partner —, ``ack_mismatch`` — acknowledgments
-  none of which names a group we sent by its functional id (AK101) —, ``unexpected_error``): the raw bytes go
+  none of which names a group we sent by its functional id (AK101) —, ``unreadable_ack`` — acknowledgments of
+  which nothing could be applied —, ``unexpected_error``): the raw bytes go
   into the quarantine row and the file is archived, so the folder does not serve it again;
 - it could not be taken (``download_failed`` after bounded retries, ``over_size_cap``, or content too big for a
   quarantine row): it stays in the folder under the digest ``size:<bytes>`` and is skipped while that row is open
@@ -306,7 +307,8 @@ def _process(ctx: SyncContext, partner: TradingPartner, folder: str, name: str, 
                              file_name=name, content=reading.text, sha256=digest, kind=kind, run_id=ctx.run_id,
                              size=len(content))
     summary.files[kind] += 1
-    if row.state == "recorded":
+    # "error": nothing of it was applied (see below); reading it again, after a fix, is its retry.
+    if row.state in ("recorded", "error"):
         if reading.encoding != "utf-8":
             ctx.log.info("inbound file %s/%s read as %s", folder, name, reading.encoding)
         parsed: dict[str, Any] = {"transaction_sets": reading.read.set_ids,
@@ -318,6 +320,11 @@ def _process(ctx: SyncContext, partner: TradingPartner, folder: str, name: str, 
                 inbound.set_state(conn, row.id, "error", parsed=parsed, error=str(parsed["error"]))
             else:
                 inbound.set_state(conn, row.id, "applied", parsed=parsed)
+        if parsed.get("error"):
+            # Acknowledgments of which nothing could be applied: the documents they speak for would drift to
+            # overdue with the reason only in a file row, so the file waits in quarantine for a person.
+            return _set_aside(ctx, partner.id, folder, name, cleo_file_id, content, digest, "unreadable_ack",
+                              str(parsed["error"]), {"inbound_file_id": row.id}, summary), None
     return "recorded", row.id
 
 

@@ -74,13 +74,13 @@ def take_business_sets(ctx: SyncContext, partner: TradingPartner, file_row: Inbo
             for st in group.sets:
                 _record_set(ctx, partner, file_id, interchange, group, st, summary)
         if interchange.ack_requested:
-            _guarded(ctx, summary, partner, f"TA1 for ISA13 {interchange.control}",
+            _guarded(ctx, partner, f"TA1 for ISA13 {interchange.control}",
                      functools.partial(_store_ta1, ctx, partner, file_id, interchange, whole))
         kind = partner.acknowledgment_kind
         if kind == "none":
             continue
         for group in business:
-            _guarded(ctx, summary, partner, f"{kind} for ISA13 {interchange.control} GS06 {group.control}",
+            _guarded(ctx, partner, f"{kind} for ISA13 {interchange.control} GS06 {group.control}",
                      functools.partial(_store_ack, ctx, partner, file_id, interchange, group, whole, kind))
 
 
@@ -92,14 +92,15 @@ def send_acknowledgments(ctx: SyncContext, client: Any, summary: Summary) -> Non
         summary.acks_sent[kind] += count
 
 
-def _guarded(ctx: SyncContext, summary: Summary, partner: TradingPartner, what: str,
-             store: Callable[[], None]) -> None:
+def _guarded(ctx: SyncContext, partner: TradingPartner, what: str, store: Callable[[], None]) -> None:
     try:
         store()
     except FreshcleoError as exc:
-        # Nothing was stored (the transaction rolled back); the file's documents are recorded all the same.
-        summary.errors.append(f"{partner.id}: {what} not stored: {exc}")
+        # Nothing was stored (the transaction rolled back). The partner must not go unanswered without a word:
+        # the file is set aside in quarantine with this reason, and its retry stores what is missing (the
+        # documents already recorded and the acknowledgments already stored are kept once, by their keys).
         ctx.log.error("%s of %s not stored: %s", what, partner.id, exc)
+        raise FreshcleoError(f"{what} not stored: {exc}") from exc
 
 
 def _source_id(interchange: ReadInterchange, group: ReadGroup, st: ReadSet) -> str:

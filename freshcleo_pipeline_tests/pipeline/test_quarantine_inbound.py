@@ -331,3 +331,24 @@ def test_a_60_mb_file_keeps_the_polling_process_under_400_mb(sandbox_env: Callab
     (entry,) = _entries(env)
     assert entry.raw_size == 60 * MB and _raw(env, entry) is None
     assert list(env.cleo.files_in(INBOUND)) == ["huge.x12"]
+
+
+def test_a_997_of_which_nothing_can_be_applied_waits_in_quarantine_not_in_a_file_row(
+        sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance) -> None:
+    env = sandbox_env(freshbooks={"seed": 5, "invoices": 30, "days": 2}, cleo={"acks": False})
+    sent = _delivered(env, dagster_instance)
+    # AK2 without its AK5 and no AK9: neither the set nor the group has a result, so the 997 says nothing.
+    broken = _997(sent["gs06"], sent["st02"]).replace("AK5*A~AK9*A*1*1*1~", "").replace("SE*6*0001", "SE*4*0001")
+    _put(env, INBOUND, "997_no_ak5.x12", broken.encode())
+    summary = poll_inbound(_context(env))
+    assert summary.quarantined == {"unreadable_ack": 1}
+    (entry,) = _entries(env)
+    assert entry.state == "open" and entry.reference == "997_no_ak5.x12" and _raw(env, entry) == broken.encode()
+    assert env.cleo.files_in(INBOUND) == {} and _ack_state(env, sent["id"]) in ("none", "waiting")
+
+    # A retry reads it again: still nothing to apply, so it is open again, seen twice, not resolved.
+    with env.ledger.begin() as conn:
+        quarantine.request_retry(conn, entry.id)
+    poll_inbound(_context(env))
+    (again,) = _entries(env)
+    assert (again.id, again.state, again.occurrences) == (entry.id, "open", 2)
