@@ -244,6 +244,24 @@ def _poll_partner(ctx: SyncContext, client: CleoClient, partner: TradingPartner,
             # Reached only when the failure came before the bytes were in hand: the file stays where it is.
             _set_aside(ctx, partner.id, folder, remote.name, remote.id, None, f"size:{remote.size}",
                        "unexpected_error", f"{type(exc).__name__}: {exc}", {"size": remote.size}, summary)
+    _reopen_gone(ctx, folder, {f.name for f in files})
+
+
+def _reopen_gone(ctx: SyncContext, folder: str, present: set[str]) -> None:
+    """A retry asked for a file kept without its bytes that is no longer in the folder (someone removed or
+    moved it): there is nothing to download, so the entry goes back to a person instead of waiting forever."""
+    with ctx.ledger.begin() as conn:
+        for entry in quarantine.retrying(conn, STAGE):
+            where, _, name = entry.item_key.removeprefix("cleo:").rpartition("/")
+            if where != folder or name in present or not entry.digest.startswith("size:"):
+                continue
+            quarantine.put(conn, stage=STAGE, item_key=entry.item_key, digest=entry.digest, kind=entry.kind,
+                           partner_id=entry.partner_id, reference=entry.reference, reason_code="file_gone",
+                           reason=f"retry asked for {name}, which is no longer in {folder} (removed or moved by "
+                                  f"someone else; it was set aside as {entry.reason_code}: {entry.reason}); "
+                                  "dismiss it, or have the partner send it again",
+                           raw_size=entry.raw_size, detail=entry.detail, run_id=ctx.run_id)
+            ctx.log.warning("quarantined file %s/%s is no longer in its folder; retry not possible", folder, name)
 
 
 def _take_file(ctx: SyncContext, client: CleoClient, partner: TradingPartner, remote: RemoteFile,

@@ -352,3 +352,21 @@ def test_a_997_of_which_nothing_can_be_applied_waits_in_quarantine_not_in_a_file
     poll_inbound(_context(env))
     (again,) = _entries(env)
     assert (again.id, again.state, again.occurrences) == (entry.id, "open", 2)
+
+
+def test_a_retry_of_a_file_that_left_its_folder_goes_back_to_a_person(
+        sandbox_env: Callable[..., SandboxEnv]) -> None:
+    env = sandbox_env(freshbooks={"seed": 5, "invoices": 10, "days": 1}, cleo={"acks": False})
+    _put(env, INBOUND, "997_big.x12", _997(7001, "0001").encode() + b"\r\n" * 1500)
+    assert _poll(env, inbound_max_file_bytes=2048).quarantined == {"over_size_cap": 1}
+    (entry,) = _entries(env)
+    with env.ledger.begin() as conn:
+        quarantine.request_retry(conn, entry.id)
+    store = env.cleo.store
+    (gone,) = store.files_in(store.folder_by_path(INBOUND))
+    store.delete(gone)  # someone else removed it in Cleo before the retry ran
+
+    _poll(env, inbound_max_file_bytes=4096)
+    (after,) = _entries(env)
+    assert (after.id, after.state, after.reason_code) == (entry.id, "open", "file_gone")
+    assert "no longer in acme-retail/inbound" in after.reason and "over_size_cap" in after.reason
