@@ -249,10 +249,14 @@ def freshbooks_matches(conn: Connection, reference: str) -> list[tuple[str, str,
     return sorted({(kind, account or "", ref) for kind, account, ref in rows})
 
 
-def of_item(conn: Connection, item_key: str) -> list[Entry]:
-    """Every entry of one item, oldest first, whatever its state."""
-    rows = conn.execute(select(*_SUMMARY_COLUMNS).where(quarantine.c.item_key == item_key[:300])
-                        .order_by(quarantine.c.id)).mappings()
+def of_document(conn: Connection, kind: str, source_id: str) -> list[Entry]:
+    """Every entry about one FreshBooks document, oldest first: the record itself, and the review entries of its
+    deliveries (``outbound:<partner>:<kind>:<id>``, ``guide:<partner>:<kind>:<id>``)."""
+    suffix = f":{kind}:{source_id}"
+    rows = conn.execute(select(*_SUMMARY_COLUMNS).where(
+        (quarantine.c.item_key == freshbooks_item_key(kind, source_id))
+        | ((quarantine.c.stage == "review") & quarantine.c.item_key.endswith(suffix, autoescape=True)))
+        .order_by(quarantine.c.id)).mappings()
     return [_entry(r) for r in rows]
 
 

@@ -150,7 +150,7 @@ def trace(ledger: Ledger, kind: str, account_id: str, source_id: str) -> Documen
                           "partner": e.partner_id, "run_id": e.run_id, "detail": e.detail}
                          for e in audit.trail(conn, account_id=account_id, source_id=source_id, kind=kind)]
         result.acknowledgments = acknowledgments.of_outbox(conn, [d["id"] for d in result.deliveries])
-        result.quarantined = quarantine.of_item(conn, quarantine.freshbooks_item_key(kind, source_id))
+        result.quarantined = quarantine.of_document(conn, kind, source_id)
         if kind.startswith("x12_"):
             result.received = partner_docs.get(conn, account_id, source_id)
             isa13, gs06, _ = [*source_id.split("/"), "", ""][:3]

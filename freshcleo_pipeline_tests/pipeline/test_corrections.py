@@ -169,6 +169,9 @@ def test_flag_sends_nothing_and_asks_a_person_and_ignore_only_records(
     assert [Decimal(str(v)) for v in entry.detail["diff"]["amount"]] == [amount, amount + 1]
     assert by_item[f"outbound:northwind-grocers:payment:{flag_deleted}"].reason_code == "payment_deleted"
     assert not any(key.startswith("outbound:acme-retail:") for key in by_item)  # ignore asks nobody
+    # The payment's own life shows the change waiting for a person.
+    life = "\n".join(trace(env.ledger, "payment", env.freshbooks.account_id, flagged).lines())
+    assert f"#{entry.id} open (review" in life and "payment_changed" in life
 
     reasons = [e["detail"]["reason"] for e in trace(env.ledger, "payment", env.freshbooks.account_id,
                                                     ignored).events if e["event"] == "not_sent"]
