@@ -33,7 +33,7 @@ unit: $(STAMP)
 test: lint unit
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/freshcleo ui
+	$(BIN)/freshcleo ui $(if $(PORT),--port $(PORT))
 
 sandbox: $(STAMP)
 	$(BIN)/freshcleo sandbox serve

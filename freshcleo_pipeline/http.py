@@ -135,9 +135,11 @@ class HttpClient:
         auth: Authenticator | None = None,
         idempotent: bool | None = None,
         ok_statuses: frozenset[int] | None = None,
+        max_attempts: int | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send with retries; return a response whose status is 2xx (or listed in ``ok_statuses``)."""
+        """Send with retries; return a response whose status is 2xx (or listed in ``ok_statuses``).
+        ``max_attempts`` caps the policy's attempts for this request (1 = no retry here; the caller decides)."""
         if idempotent is None:
             idempotent = method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
         url = self.url(path)
@@ -160,7 +162,7 @@ class HttpClient:
                 if reached and not idempotent:
                     raise OutcomeUnknownError(self.service, method, path, None, type(exc).__name__) from exc
                 delay = self.policy.backoff(attempt, self.rng)
-                if not self._may_retry(attempt, waited, delay):
+                if not self._may_retry(attempt, waited, delay, max_attempts):
                     raise ApiError(self.service, method, path, None, f"{type(exc).__name__} after "
                                    f"{attempt} attempts") from exc
                 log.warning("%s %s %s: %s; retry %d in %.1fs", self.service, method, path,
@@ -182,7 +184,7 @@ class HttpClient:
             if status in RETRY_STATUSES and (status == 429 or idempotent):
                 hinted = parse_retry_after(response.headers.get("Retry-After"))
                 delay = self.policy.backoff(attempt, self.rng) if hinted is None else hinted
-                if self._may_retry(attempt, waited, delay):
+                if self._may_retry(attempt, waited, delay, max_attempts):
                     log.warning("%s %s %s: HTTP %d; retry %d in %.1fs", self.service, method, path, status,
                                 attempt, delay)
                     response.close()
@@ -197,8 +199,15 @@ class HttpClient:
                 raise AuthError(self.service, method, path, status, detail)
             raise ApiError(self.service, method, path, status, detail)
 
-    def _may_retry(self, attempt: int, waited: float, delay: float) -> bool:
-        return attempt < self.policy.max_attempts and waited + delay <= self.policy.max_total_wait
+    def _may_retry(self, attempt: int, waited: float, delay: float, max_attempts: int | None = None) -> bool:
+        limit = self.policy.max_attempts if max_attempts is None else min(max_attempts, self.policy.max_attempts)
+        return attempt < limit and waited + delay <= self.policy.max_total_wait
+
+
+def never_connected(error: BaseException) -> bool:
+    """True when ``error`` (or the network error behind it) is a connection that was never established."""
+    cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+    return isinstance(cause, requests.ConnectTimeout) or (isinstance(cause, Exception) and _refused(cause))
 
 
 def _refused(exc: Exception) -> bool:

@@ -1,7 +1,9 @@
 """The Cleo Integration Cloud client: folders and files, on the shared HTTP layer.
 
 Owns what the pipeline does with Cleo: upload an interchange into a partner's outbound folder under a
-deterministic name, exactly once even when a response is lost; list, download (streamed, stopped at a size cap,
+deterministic name with one request, and after a lost response look for it instead of sending it again (Cleo
+consumes uploaded files, so an absent file is "in doubt", never "not sent": the caller decides with the
+partner's acknowledgment); list, download (streamed, stopped at a size cap,
 byte count verified) and archive files in inbound folders, where an archive that already holds the name never
 blocks: the same content there means the copy is deleted, other content means the file moves under a name that
 keeps both. Retries, timeouts and the 401 → renew rule come from
@@ -21,7 +23,7 @@ from typing import Literal
 import requests
 
 from freshcleo_pipeline.cleo import paths
-from freshcleo_pipeline.cleo.auth import CleoAuth, LoginGuard
+from freshcleo_pipeline.cleo.auth import CleoAuth, CleoLoginRefusedError, LoginGuard
 from freshcleo_pipeline.cleo.paths import RemoteFile, RemoteFolder
 from freshcleo_pipeline.errors import ConfigError, FreshcleoError
 from freshcleo_pipeline.http import HttpClient, OutcomeUnknownError, RetryPolicy
@@ -30,8 +32,8 @@ from freshcleo_pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 SERVICE = "cleo"
-#: How many times an upload whose outcome is unknown is checked and, when absent, sent again.
-UPLOAD_ROUNDS = 3
+#: Attempts at a move whose outcome stayed unknown (a move is checked at its target before it is tried again).
+MOVE_ROUNDS = 3
 #: Attempts at a download whose bytes did not arrive whole (the HTTP layer already retries failed requests).
 DOWNLOAD_ATTEMPTS = 3
 #: Names tried when archiving a file whose name the archive already holds: its own, then ones that keep both.
@@ -51,6 +53,28 @@ class FileConflictError(FreshcleoError):
     def __init__(self, folder: str, name: str, detail: str) -> None:
         super().__init__(f"Cleo folder {folder!r} already holds a different file named {name!r} ({detail}); "
                          "it was not overwritten")
+        self.folder = folder
+        self.name = name
+
+
+class UploadInDoubtError(FreshcleoError):
+    """An upload may have reached Cleo, but its file is not in the folder: Cleo may have picked it up and routed
+    it to the partner already, so sending it again could make a second file. Only an acknowledgment from the
+    partner, or its absence past the partner's window, decides."""
+
+    def __init__(self, folder: str, name: str, reason: str) -> None:
+        super().__init__(f"Cleo folder {folder!r}: the upload of {name!r} is in doubt: {reason}, and no file of "
+                         "that name is in the folder (Cleo may already have picked it up)")
+        self.folder = folder
+        self.name = name
+        self.reason = reason
+
+
+class UploadUncertainError(FreshcleoError):
+    """An upload's outcome is unknown and the folder could not be looked at: look again later, never re-send."""
+
+    def __init__(self, folder: str, name: str, reason: str) -> None:
+        super().__init__(f"Cleo folder {folder!r}: the outcome of the upload of {name!r} is unknown: {reason}")
         self.folder = folder
         self.name = name
 
@@ -179,39 +203,64 @@ class CleoClient:
         return paths.parse_page(response.json())[1]
 
     def upload(self, folder_path: str, name: str, content: bytes) -> UploadReceipt:
-        """Put ``content`` into the folder as ``name``, exactly once.
+        """Put ``content`` into the folder as ``name``: one request, never sent again blindly.
 
-        When the outcome of the upload is unknown (lost response, reset, 5xx) or the name is taken (409), the
-        folder is looked at: the same size and SHA-256 mean the file is already there (``already_present``);
-        a different file raises ``FileConflictError``; no file means the upload is sent again.
+        A 201 whose stored size differs from the bytes sent raises ``FileConflictError`` (Cleo holds a damaged
+        file under our name). When the outcome is unknown (lost response, reset, 5xx) or the name is taken
+        (409), the folder is looked at (``look_for``): our file there is ``already_present``; another file
+        under the name raises ``FileConflictError``; no file raises ``UploadInDoubtError``, because Cleo picks
+        uploaded files up and routes them, so an absent file may well have reached the partner.
         """
+        folder = self._upload_folder(folder_path)
+        self.check_name(folder, name)
+        try:
+            response = self.http.request("POST", folder.files_href, auth=self.auth, idempotent=False,
+                                         ok_statuses=frozenset({409}), **paths.upload_request(name, content))
+        except OutcomeUnknownError as exc:
+            log.warning("Cleo upload of %s into %s: outcome unknown (%s); looking for the file", name, folder.path,
+                        exc.detail)
+            return self._look(folder, name, content, f"outcome unknown ({exc.detail})")
+        if response.status_code == 409:
+            return self._look(folder, name, content, "the name was taken (409)")
+        created = paths.parse_file(response.json())
+        if created.size != len(content):
+            raise FileConflictError(folder.path, name, f"Cleo stored {created.size} bytes of the {len(content)} "
+                                    "sent")
+        log.info("Cleo: uploaded %s into %s (%d bytes)", name, folder.path, len(content))
+        return UploadReceipt(created, folder.path, sha256(content), "created")
+
+    def look_for(self, folder_path: str, name: str, content: bytes, reason: str) -> UploadReceipt:
+        """After an upload whose outcome is unknown (``reason``, e.g. a crash during it): the receipt when the
+        file is in the folder; ``FileConflictError`` when another file has the name; ``UploadInDoubtError``
+        when there is none."""
+        return self._look(self._upload_folder(folder_path), name, content, reason)
+
+    def _upload_folder(self, folder_path: str) -> RemoteFolder:
         folder = self.folder(folder_path)
         if not folder.can_upload:
             raise CleoFolderError("Cleo folder", folder_path, "a folder the Cleo user may upload into")
+        return folder
+
+    def check_name(self, folder: RemoteFolder, name: str) -> None:
+        """Refuse, before sending, a name the mailbox's allowed file patterns would refuse."""
+        if not paths.name_allowed(name, folder.allowed_patterns):
+            raise CleoFolderError("file name", name, f"a name Cleo folder {folder.path!r} accepts "
+                                  f"({', '.join(folder.allowed_patterns)}): set the partner's file extension")
+
+    def _look(self, folder: RemoteFolder, name: str, content: bytes, reason: str) -> UploadReceipt:
         digest = sha256(content)
-        unknown: OutcomeUnknownError | None = None
-        for _ in range(UPLOAD_ROUNDS):
-            try:
-                response = self.http.request("POST", folder.files_href, auth=self.auth, idempotent=False,
-                                             ok_statuses=frozenset({409}), **paths.upload_request(name, content))
-            except OutcomeUnknownError as exc:
-                log.warning("Cleo upload of %s into %s: outcome unknown (%s); checking the folder", name,
-                            folder.path, exc.detail)
-                unknown = exc
-            else:
-                if response.status_code != 409:
-                    created = paths.parse_file(response.json())
-                    log.info("Cleo: uploaded %s into %s (%d bytes)", name, folder.path, len(content))
-                    return UploadReceipt(created, folder.path, digest, "created")
+        try:
             existing = self.find_file(folder.path, name)
-            if existing is not None:
-                self._same_content(folder, existing, content, digest)
-                log.info("Cleo: %s already in %s with the same content", name, folder.path)
-                return UploadReceipt(existing, folder.path, digest, "already_present")
-        if unknown is not None:
-            raise unknown
-        raise FreshcleoError(f"Cleo folder {folder.path!r}: the upload of {name!r} was refused as a duplicate "
-                             f"(409) {UPLOAD_ROUNDS} times, yet no file of that name is listed")
+        except CleoLoginRefusedError:
+            raise
+        except FreshcleoError as exc:
+            raise UploadUncertainError(folder.path, name, f"{reason}; the folder could not be listed: {exc}") \
+                from exc
+        if existing is None:
+            raise UploadInDoubtError(folder.path, name, reason)
+        self._same_content(folder, existing, content, digest)
+        log.info("Cleo: %s already in %s with the same content", name, folder.path)
+        return UploadReceipt(existing, folder.path, digest, "already_present")
 
     def download(self, file: RemoteFile, *, max_bytes: int | None = None) -> bytes:
         """The file's bytes, streamed; raises ``TransferError`` when the byte count or digest differs from the
@@ -275,7 +324,7 @@ class CleoClient:
     def _move(self, file: RemoteFile, target: RemoteFolder, name: str) -> bool:
         """Move the file into ``target`` as ``name``: True when it is there, False when the name is taken."""
         rename = None if name == file.name else name
-        for _ in range(UPLOAD_ROUNDS):
+        for _ in range(MOVE_ROUNDS):
             try:
                 response = self.http.request("POST", file.move_href, auth=self.auth, idempotent=False,
                                              ok_statuses=frozenset({404, 409}),
@@ -295,7 +344,7 @@ class CleoClient:
                                      f"as {name!r}; someone else moved or deleted it")
             return True
         raise FreshcleoError(f"Cleo file {file.name!r}: could not be moved into {target.path!r} after "
-                             f"{UPLOAD_ROUNDS} attempts with unknown outcome")
+                             f"{MOVE_ROUNDS} attempts with unknown outcome")
 
     def _arrived(self, file: RemoteFile, target: RemoteFolder, name: str, *, same_id_only: bool = False) -> bool:
         """Whether the file is in ``target`` as ``name``. A moved file keeps its id in the proposed shape; after a
@@ -368,9 +417,13 @@ class CleoClient:
                 return resources
 
     def _same_content(self, folder: RemoteFolder, existing: RemoteFile, content: bytes, digest: str) -> None:
+        """Raise ``FileConflictError`` unless ``existing`` is our content: the same size, and the same SHA-256
+        when Cleo reports one or the folder lets us read the file back (an upload-only folder gives size only)."""
         if existing.size != len(content):
             raise FileConflictError(folder.path, existing.name,
                                     f"{existing.size} bytes there, {len(content)} bytes to send")
+        if existing.sha256 is None and not folder.can_download:
+            return
         remote = existing.sha256 or sha256(self.download(existing))
         if remote != digest:
             raise FileConflictError(folder.path, existing.name,

@@ -9,6 +9,8 @@ the ``_links`` the API hands out, so when a real tenant's paths or field names d
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,8 @@ class RemoteFolder:
     permissions: frozenset[str]
     href: str
     files_href: str
+    allowed_patterns: tuple[str, ...] = ()  # name patterns the mailbox accepts; empty = not reported
+    overwrite: bool = False
 
     @property
     def can_upload(self) -> bool:
@@ -112,7 +116,33 @@ def parse_folder(resource: Mapping[str, Any]) -> RemoteFolder:
         permissions=frozenset(str(p).lower() for p in resource.get("permissions") or ()),
         href=href,
         files_href=_link(resource, "files", default=f"{href}/files"),
+        allowed_patterns=tuple(str(p) for p in resource.get("allowedFilePatterns") or () if str(p)),
+        overwrite=flag(resource.get("overwrite")),
     )
+
+
+def name_allowed(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a mailbox folder's allowed file patterns take ``name``: wildcards, or a regular expression in
+    square brackets (CIC's Partner Mailbox rule); no patterns reported means nothing to check here."""
+    if not patterns:
+        return True
+    for pattern in patterns:
+        if len(pattern) > 2 and pattern.startswith("[") and pattern.endswith("]"):
+            try:
+                if re.fullmatch(pattern[1:-1], name):
+                    return True
+            except re.error:
+                return True  # a pattern we cannot read is the server's to apply, not ours to refuse
+        elif fnmatch.fnmatchcase(name, pattern):
+            return True
+    return False
+
+
+def flag(value: Any) -> bool:
+    """A Cleo true/false property: some are JSON booleans, others the strings "true"/"false" (any case)."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() == "true"
 
 
 def parse_file(resource: Mapping[str, Any]) -> RemoteFile:
@@ -165,6 +195,8 @@ def _required(resource: Mapping[str, Any], key: str) -> Any:
 def _link(resource: Mapping[str, Any], rel: str, default: str | None = None) -> str:
     links = resource.get("_links")
     link = links.get(rel) if isinstance(links, Mapping) else None
+    if isinstance(link, list):  # HAL allows an array of links for one relation: the first one serves
+        link = next((item for item in link if isinstance(item, Mapping)), None)
     href = link.get("href") if isinstance(link, Mapping) else None
     if isinstance(href, str) and href:
         return href

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import click
+import requests
 from sqlalchemy import func, select
 
 from freshcleo_pipeline.cleo.client import CleoClient
+from freshcleo_pipeline.commands import preflight
 from freshcleo_pipeline.errors import ConfigError, FreshcleoError
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient
 from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
 from freshcleo_pipeline.ledger import Ledger, open_ledger, partner_documents
 from freshcleo_pipeline.ledger import outbox as outbox_ops
-from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
+from freshcleo_pipeline.ledger.schema import acknowledgments, documents, interchanges, outbox, quarantine
 from freshcleo_pipeline.partners import load_partners
 from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
 from freshcleo_pipeline.service.local import register_local, start_receiver
@@ -32,6 +36,7 @@ from freshcleo_pipeline.settings import (
     load_settings,
 )
 from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.resend import pending_decisions
 from freshcleo_pipeline.sync.resend import resend as resend_delivery
 from freshcleo_pipeline.sync.trace import find
 from freshcleo_pipeline.sync.trace import trace as trace_document
@@ -99,6 +104,16 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def _reachable(settings: Settings) -> None:
+    """Ledger, FreshBooks and Cleo answer, or one line naming what does not (and its fix) and exit 1: a run
+    launched against a stopped sandbox would retry for minutes and end in pages of traceback."""
+    try:
+        preflight.check(settings)
+    except preflight.Unreachable as exc:
+        click.echo(f"freshcleo: {exc}", err=True)
+        sys.exit(1)
+
+
 def run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, trigger: str) -> bool:
     days = _days(first, last)
     instance = _instance()
@@ -125,12 +140,15 @@ def demo(days: int) -> None:
         click.echo(f"sandbox: FreshBooks {running.freshbooks.url}, Cleo {running.cleo.url}")
         identity = sandbox_auto_connect(settings, ledger)
         click.echo(f"connected FreshBooks account {identity.account_id} (sandbox auto-consent)")
+        before = _tally(ledger)
         today = dt.datetime.now(dt.UTC).date()
         first = today - dt.timedelta(days=days - 1)
         sync_ok = run_range(settings, first, today, 31, "demo")
+        _wait_for_pickup(running)
         running.cleo.deliver_due_acks()
         _partners_send_documents(running, ledger)
         inbound = run_inbound(settings, "demo")
+        _print_deltas(before, _tally(ledger))
         _print_summary(ledger, _days(first, today))
         click.echo("\nOpen the Dagster UI on the same instance and sandbox with: make ui")
         if not (sync_ok and inbound.success):
@@ -138,6 +156,19 @@ def demo(days: int) -> None:
     finally:
         ledger.dispose()
         running.stop()
+
+
+def _wait_for_pickup(running: Sandbox, limit: float = 30.0) -> None:
+    """The sandbox's Cleo picks uploads up a few seconds after they arrive, as CIC routes them on; the partners
+    answer on receipt, so the demo's inbound poll waits for that instead of finding the 997s missing."""
+    waiting = running.cleo.pickup.waiting()
+    if not waiting:
+        return
+    click.echo(f"waiting for Cleo to pick up {waiting} uploaded file(s) and route them to the partners …")
+    deadline = time.monotonic() + limit
+    while running.cleo.pickup.waiting() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        running.cleo.pickup_due()
 
 
 def _partners_send_documents(running: Sandbox, ledger: Ledger) -> None:
@@ -149,6 +180,28 @@ def _partners_send_documents(running: Sandbox, ledger: Ledger) -> None:
             running.cleo.send_partner_document("northwind-grocers", "850"),
             running.cleo.send_partner_document("bolt-fasteners", "810", answers=ordered[0] if ordered else "")]
     click.echo(f"partners sent their own documents: {', '.join(sent)}")
+
+
+#: What ``_tally`` counts, in the words of the demo's "this run" line.
+TALLY = ("files delivered", "document acknowledgments received", "quarantined")
+
+
+def _tally(ledger: Ledger) -> dict[str, int]:
+    """Running totals the demo compares before and after its runs: files of our documents delivered to Cleo,
+    acknowledgments received for them, quarantine entries ever opened."""
+    with ledger.begin() as conn:
+        files = conn.execute(select(func.count()).where(
+            interchanges.c.state == "delivered",
+            interchanges.c.transaction_set.not_in(outbox_ops.ACK_TRANSACTION_SETS))).scalar_one()
+        acks = conn.execute(select(func.count()).select_from(acknowledgments)).scalar_one()
+        held = conn.execute(select(func.count()).select_from(quarantine)).scalar_one()
+    return dict(zip(TALLY, (files, acks, held), strict=True))
+
+
+def _print_deltas(before: dict[str, int], after: dict[str, int]) -> None:
+    """This demo's own work, before the cumulative state: a repeated demo says it delivered 0 files."""
+    said = ", ".join(f"{after[name] - before[name]} {name}" for name in TALLY)
+    click.echo(f"\nThis demo run: {said}")
 
 
 def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
@@ -166,7 +219,7 @@ def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
                             .group_by(outbox.c.partner_id, outbox.c.ack_state)).all()
         received = partner_documents.counts(conn)
         answered = Counter((a.partner_id, a.ack_kind, a.status, a.state) for a in outbox_ops.acks_sent(conn))
-    click.echo(f"\nDocuments in {days[0]}..{days[-1]} (kind, status, partner: count)")
+    click.echo(f"\nLedger so far — documents in {days[0]}..{days[-1]} (kind, status, partner: count)")
     for kind, status, partner, count in sorted(statuses, key=lambda r: (r[0], r[1], r[2] or "")):
         click.echo(f"  {kind:<13} {status:<11} {partner or '-':<18} {count}")
     click.echo(f"  documents with normalization warnings: {warnings}")
@@ -197,6 +250,7 @@ def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
 @click.option("--chunk-days", default=31, show_default=True, type=int, help="Partitions per run.")
 def backfill(first: dt.datetime, last: dt.datetime, chunk_days: int) -> None:
     """Sync a date range in bounded runs on this machine's Dagster instance (visible in the UI)."""
+    _reachable(get_settings())
     if not run_range(get_settings(), first.date(), last.date(), max(1, chunk_days), "backfill"):
         sys.exit(1)
 
@@ -206,6 +260,7 @@ def backfill(first: dt.datetime, last: dt.datetime, chunk_days: int) -> None:
 def sync(day: dt.datetime | None) -> None:
     """Sync one day now (what the polling schedule does)."""
     target = day.date() if day else dt.datetime.now(dt.UTC).date()
+    _reachable(get_settings())
     if not run_range(get_settings(), target, target, 1, "cli"):
         sys.exit(1)
 
@@ -213,34 +268,46 @@ def sync(day: dt.datetime | None) -> None:
 @click.command("inbound")
 def inbound_command() -> None:
     """Pull 997s and partner files from Cleo now (what the inbound schedule does)."""
+    _reachable(get_settings())
     if not run_inbound(get_settings(), "cli").success:
         sys.exit(1)
 
 
 @click.command("trace")
 @click.argument("identifier")
-def trace(identifier: str) -> None:
-    """The whole life of a document, by FreshBooks id, invoice number, ISA13 ([partner:]number) or file name."""
+@click.option("--json", "as_json", is_flag=True, help="Print the trace as one JSON document, for machines.")
+def trace(identifier: str, as_json: bool) -> None:
+    """The whole life of a document as a timeline, by FreshBooks id, invoice number, ISA13 ([partner:]number)
+    or file name."""
     ledger = open_ledger(get_settings().resolved_ledger_url())
     try:
         with ledger.begin() as conn:
             matches = find(conn, identifier)
         if not matches:
             raise FreshcleoError(f"no document matches {identifier!r} (FreshBooks id, reference, ISA13 or file)")
-        for kind, account_id, source_id in matches:
-            click.echo("\n".join(trace_document(ledger, kind, account_id, source_id).lines()))
-            click.echo("")
+        traces = [trace_document(ledger, kind, account_id, source_id) for kind, account_id, source_id in matches]
     finally:
         ledger.dispose()
+    if as_json:
+        click.echo(json.dumps({"query": identifier, "documents": [t.as_json() for t in traces]}, indent=2))
+        return
+    click.echo("\n\n".join("\n".join(t.lines()) for t in traces))
 
 
 @click.command()
-@click.argument("delivery_id", type=int)
-def resend(delivery_id: int) -> None:
-    """Re-send a rejected, overdue or failed delivery (its # as `freshcleo trace` shows it), after a fix."""
+@click.argument("delivery_id", type=int, required=False)
+def resend(delivery_id: int | None) -> None:
+    """Re-send a rejected, overdue or failed delivery (its # as `freshcleo trace` shows it), after a fix.
+
+    Without DELIVERY_ID: list the uploads in doubt (with their age and when they are re-sent on their own) and
+    the file names another file holds in a partner's folder."""
     settings = get_settings()
     ledger = open_ledger(settings.resolved_ledger_url())
     try:
+        if delivery_id is None:
+            click.echo("\n".join(pending_decisions(ledger, load_partners(settings.resolved_partners_file()),
+                                                    dt.datetime.now(dt.UTC))))
+            return
         new_id, summary = resend_delivery(_context(settings, ledger), delivery_id)
         click.echo(f"delivery #{delivery_id} re-sent as #{new_id}: {sum(summary.files.values())} file(s) uploaded")
     finally:
@@ -279,10 +346,36 @@ def _start_webhooks(settings: Settings) -> BackgroundServer:
     return receiver
 
 
-def _run_until_interrupted(command: list[str]) -> None:
-    """Run a child in the foreground; on Ctrl-C (which it receives too) give it time to stop its own children."""
+#: How long ``freshcleo ui`` waits for the webserver to answer before saying it did not (loading the code
+#: location on a cold start takes a minute or more).
+UI_READY_TIMEOUT = 240.0
+
+
+def _announce_when_ready(process: subprocess.Popen[bytes], url: str, timeout: float = UI_READY_TIMEOUT) -> None:
+    """Print the UI's address once the webserver answers HTTP there, not when it is merely starting."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            click.echo(f"the Dagster UI stopped before answering on {url} (exit {process.returncode})", err=True)
+            return
+        try:
+            if requests.get(f"{url}/server_info", timeout=2).status_code < 500:
+                click.echo(f"Dagster UI ready on {url} (Ctrl-C stops)")
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1.0)
+    click.echo(f"the Dagster UI did not answer on {url} within {timeout:.0f} s; see its output above "
+               "(it may still be loading)", err=True)
+
+
+def _run_until_interrupted(command: list[str], url: str | None = None) -> None:
+    """Run a child in the foreground (announcing ``url`` once it answers); on Ctrl-C (which it receives too)
+    give it time to stop its own children."""
     process = subprocess.Popen(command)
     try:
+        if url is not None:
+            _announce_when_ready(process, url)
         process.wait()
     except KeyboardInterrupt:
         try:
@@ -293,7 +386,9 @@ def _run_until_interrupted(command: list[str]) -> None:
 
 
 @click.command()
-def ui() -> None:
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True, envvar="FRESHCLEO_UI_PORT",
+              help="Port of the Dagster webserver (environment: FRESHCLEO_UI_PORT).")
+def ui(port: int) -> None:
     """Start the sandbox (in sandbox mode) and the Dagster UI with its daemon on this machine's instance.
 
     In sandbox mode the webhook receiver runs too, with the sandbox's callbacks registered against it and
@@ -308,9 +403,10 @@ def ui() -> None:
             receiver = _start_webhooks(settings)
             click.echo(f"sandbox: FreshBooks {running.freshbooks.url}, Cleo {running.cleo.url}; "
                        f"webhook receiver {receiver.url}")
-        click.echo("Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops)")
-        _run_until_interrupted([sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", "3000",
-                                *_dagster_target()])
+        url = f"http://127.0.0.1:{port}"
+        click.echo(f"starting the Dagster UI on {url} …")
+        _run_until_interrupted([sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
+                                *_dagster_target()], url)
     finally:
         if receiver is not None:
             receiver.stop()

@@ -31,16 +31,23 @@ def sandbox() -> None:
 @click.option("--days", default=10.0, show_default=True, type=float, help="Days of history ending now.")
 @click.option("--ack-delay", default=0.0, show_default=True, type=float,
               help="Seconds before a partner's 997 appears in its inbound folder.")
-def serve(freshbooks_port: int, cleo_port: int, seed: int, invoices: int, days: float, ack_delay: float) -> None:
+@click.option("--pickup-delay", default=3.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds before Cleo consumes an uploaded file from an outbound folder (0 = at once).")
+@click.option("--no-pickup", is_flag=True, help="Uploaded files stay in the outbound folders (never consumed).")
+def serve(freshbooks_port: int, cleo_port: int, seed: int, invoices: int, days: float, ack_delay: float,
+          pickup_delay: float, no_pickup: bool) -> None:
     """Serve both emulators until Ctrl-C."""
     settings = get_settings()
     running = start_sandbox(partners_file=settings.resolved_partners_file(), freshbooks_port=freshbooks_port,
                             cleo_port=cleo_port, seed=seed, invoices=invoices, days=days, ack_delay=ack_delay,
-                            redirect_uris=(settings.resolved_freshbooks_redirect_uri(),))
+                            redirect_uris=(settings.resolved_freshbooks_redirect_uri(),),
+                            pickup_delay=None if no_pickup else pickup_delay)
     click.echo(f"FreshBooks emulator: {running.freshbooks.url}  (account {running.freshbooks.account_id})")
     click.echo(f"  OAuth client id {SANDBOX_FRESHBOOKS_CLIENT_ID}, secret {SANDBOX_FRESHBOOKS_CLIENT_SECRET}")
     click.echo(f"Cleo emulator:       {running.cleo.url}")
     click.echo(f"  API user {SANDBOX_CLEO_USERNAME}, password {SANDBOX_CLEO_PASSWORD}")
+    click.echo("  uploads stay in outbound folders" if no_pickup else
+               f"  uploads consumed {pickup_delay:g} s after upload (see GET /_sandbox/received)")
     click.echo("Control API under /_sandbox/ on both. Ctrl-C stops.")
     try:
         while True:

@@ -26,7 +26,9 @@ from freshcleo_pipeline.sync.reconcile import reconcile
     kinds={"cleo"},
     code_version="1",
     description="Every valid interchange not yet confirmed in Cleo, uploaded into its partner's outbound "
-    "folder under its deterministic name; the receipt is recorded per document.",
+    "folder under its deterministic name; the receipt is recorded per document. An upload whose answer was "
+    "lost and whose file Cleo no longer shows is in doubt: proven by the partner's acknowledgment, or re-sent "
+    "under the same name and ISA13 after the partner's acknowledgment window, never at once.",
 )
 def cleo_deliveries(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     with pipeline.open(context) as ctx:
@@ -35,6 +37,10 @@ def cleo_deliveries(context: dg.AssetExecutionContext, pipeline: PipelineResourc
         "dagster/row_count": sum(summary.documents.values()),
         "files_delivered": sum(summary.files.values()),
         "already_present_after_retry": summary.already_present,
+        "uploads_in_doubt": len(summary.in_doubt),
+        "name_conflicts": len(summary.conflicts),
+        **({"in_doubt": dg.MetadataValue.text("\n".join(summary.in_doubt))} if summary.in_doubt else {}),
+        **({"conflicts": dg.MetadataValue.text("\n".join(summary.conflicts))} if summary.conflicts else {}),
         **counter_metadata("files", summary.files),
         **counter_metadata("documents", summary.documents),
         "receipts": preview_table(summary.receipts),

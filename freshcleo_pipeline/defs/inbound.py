@@ -1,10 +1,14 @@
 """Inbound assets: files partners put in Cleo (997s, 999s, TA1s, partner documents), and the acknowledgment
 check."""
 
+import datetime as dt
+
 import dagster as dg
 
 from freshcleo_pipeline.defs.common import SYNC_RETRY, counter_metadata
-from freshcleo_pipeline.defs.resources import LedgerResource, PipelineResource
+from freshcleo_pipeline.defs.resources import LedgerResource, PartnerDirectoryResource, PipelineResource
+from freshcleo_pipeline.sync.doubts import conflicts as name_conflicts
+from freshcleo_pipeline.sync.doubts import doubts
 from freshcleo_pipeline.sync.inbound import acknowledgment_health, poll_inbound
 
 
@@ -36,23 +40,34 @@ def cleo_inbound_files(context: dg.AssetExecutionContext, pipeline: PipelineReso
         **counter_metadata("acks", summary.acks),
         **counter_metadata("partner_documents", summary.partner_documents),
         **counter_metadata("acks_sent", summary.acks_sent),
+        "uploads_proven_by_ack": summary.proven,
+        "uploads_resent": summary.resent,
     })
 
 
 @dg.asset_check(asset=cleo_inbound_files,
                 description="No delivered document is rejected by its partner, overdue for its acknowledgment, or "
-                "in conflict (two acknowledgments of it disagree).")
-def acknowledgments_on_time(ledger: LedgerResource) -> dg.AssetCheckResult:
+                "in conflict (two acknowledgments of it disagree); no upload is in doubt past its partner's "
+                "acknowledgment window, and no file name is held by another file in a partner's folder.")
+def acknowledgments_on_time(ledger: LedgerResource, partners: PartnerDirectoryResource) -> dg.AssetCheckResult:
     led = ledger.get_ledger()
+    now = dt.datetime.now(dt.UTC)
     try:
         counts, attention = acknowledgment_health(led)
+        in_doubt = doubts(led, partners.load(), now)
+        taken = name_conflicts(led)
     finally:
         led.dispose()
     conflicts = [a.line() for a in attention if a.ack_state == "conflict"]
+    overdue_doubts = [d for d in in_doubt if d.past_window(now)]
     return dg.AssetCheckResult(
-        passed=not attention,
+        passed=not attention and not overdue_doubts and not taken,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={**{f"ack/{state}": int(n) for state, n in counts.items()},
                   "needs_attention": dg.MetadataValue.text("\n".join(a.line() for a in attention) or "none"),
-                  "conflicts": dg.MetadataValue.text("\n".join(conflicts) or "none")},
+                  "conflicts": dg.MetadataValue.text("\n".join(conflicts) or "none"),
+                  "uploads_in_doubt": len(in_doubt),
+                  "uploads_in_doubt_past_window": len(overdue_doubts),
+                  "in_doubt": dg.MetadataValue.text("\n".join(d.line(now) for d in in_doubt[:50]) or "none"),
+                  "name_conflicts": dg.MetadataValue.text("\n".join(c.line() for c in taken[:50]) or "none")},
     )

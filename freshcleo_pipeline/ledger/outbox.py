@@ -10,8 +10,19 @@ version twice. Rows move
 
 An interchange (one file) groups the rendered rows of one partner and transaction set; its X12 text, control
 numbers and deterministic file name are written in the same transaction as the rows' move to ``rendered``,
-before any upload. Uploads only ever pick interchanges that are not delivered yet, and the uploader first
-checks Cleo for the file, so a crash between upload and receipt cannot produce a second file.
+before any upload. Interchanges move
+
+    ready ──▶ uploading ──201──▶ delivered
+    failed ◀──┤ (refused before it was stored: sent again by the next run)
+              ├──outcome unknown, file in the folder──▶ delivered
+              ├──outcome unknown, another file under the name──▶ conflict (a person decides)
+              └──outcome unknown, no file──▶ in_doubt ──997/999/TA1 names it──▶ delivered
+                                                └──no acknowledgment in the partner's window──▶ re-sent, same
+                                                   name and control numbers (``resend_count``)
+
+``uploading`` is committed before the request leaves, so a crash during an upload is found by the next run as
+``uploading`` and is looked for in Cleo, never blindly sent again: Cleo consumes uploaded files, so "not in the
+folder" does not mean "not received".
 """
 
 from __future__ import annotations
@@ -193,6 +204,15 @@ class Interchange:
     attempts: int
     cleo_file_id: str | None
     run_id: str | None
+    upload_started_at: dt.datetime | None = None
+    in_doubt_since: dt.datetime | None = None
+    resend_count: int = 0
+    last_error: str | None = None
+
+
+#: Interchanges the delivery stage takes: never sent, refused before they were stored, or an upload whose
+#: outcome a crash hid (``uploading``: looked for in Cleo first, never re-sent blindly).
+TO_DELIVER = ("ready", "failed", "uploading")
 
 
 def _interchange(row: Any) -> Interchange:
@@ -201,8 +221,8 @@ def _interchange(row: Any) -> Interchange:
 
 def undelivered(conn: Connection, partner_id: str | None = None,
                 transaction_sets: Iterable[str] | None = None) -> list[Interchange]:
-    """Interchanges rendered but not yet confirmed in Cleo (new ones and failed attempts)."""
-    query = select(interchanges).where(interchanges.c.state.in_(("ready", "failed")))
+    """Interchanges rendered but not yet confirmed in Cleo (new ones, failed attempts, uploads a crash hid)."""
+    query = select(interchanges).where(interchanges.c.state.in_(TO_DELIVER))
     if partner_id is not None:
         query = query.where(interchanges.c.partner_id == partner_id)
     if transaction_sets is not None:
@@ -211,21 +231,84 @@ def undelivered(conn: Connection, partner_id: str | None = None,
 
 
 
-def mark_delivered(conn: Connection, interchange_id: int, *, cleo_file_id: str, receipt: dict[str, Any],
+def in_doubt(conn: Connection, partner_id: str | None = None) -> list[Interchange]:
+    """Uploads whose outcome is unknown and whose file was not in the folder, oldest doubt first."""
+    query = select(interchanges).where(interchanges.c.state == "in_doubt")
+    if partner_id is not None:
+        query = query.where(interchanges.c.partner_id == partner_id)
+    return [_interchange(r) for r in conn.execute(query.order_by(interchanges.c.in_doubt_since,
+                                                                 interchanges.c.id)).mappings()]
+
+
+def in_conflict(conn: Connection) -> list[Interchange]:
+    """Interchanges whose name another file holds in the partner's folder (a person decides), oldest first."""
+    query = select(interchanges).where(interchanges.c.state == "conflict").order_by(interchanges.c.id)
+    return [_interchange(r) for r in conn.execute(query).mappings()]
+
+
+def get_interchange(conn: Connection, interchange_id: int) -> Interchange:
+    return _interchange(conn.execute(select(interchanges).where(interchanges.c.id == interchange_id))
+                        .mappings().one())
+
+
+def mark_uploading(conn: Connection, interchange_id: int, at: dt.datetime, *, resend: bool = False) -> None:
+    """Committed before the upload request leaves: a crash from here on leaves the outcome to be looked up.
+    ``resend``: the upload re-sends an in-doubt interchange (counted in ``resend_count``)."""
+    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
+        state="uploading", upload_started_at=at, updated_at=utcnow(), attempts=interchanges.c.attempts + 1,
+        resend_count=interchanges.c.resend_count + (1 if resend else 0)))
+
+
+def mark_in_doubt(conn: Connection, interchange_id: int, since: dt.datetime, reason: str) -> None:
+    """The upload's outcome is unknown and the file is not in the folder: wait for an acknowledgment."""
+    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
+        state="in_doubt", in_doubt_since=since, last_error=reason[:2000], updated_at=utcnow()))
+
+
+def prove_delivered(conn: Connection, interchange_id: int, receipt: dict[str, Any]) -> bool:
+    """An acknowledgment names an interchange whose upload was in doubt: it reached the partner. False when
+    the interchange is not waiting for such proof (delivered already, never sent, in conflict)."""
+    now = utcnow()
+    proven = conn.execute(update(interchanges).where(
+        interchanges.c.id == interchange_id, interchanges.c.state.in_(PROVABLE)).values(
+        state="delivered", cleo_receipt=dumps(receipt), delivered_at=now, updated_at=now, last_error=None,
+        in_doubt_since=None)).rowcount
+    if proven:
+        conn.execute(update(outbox).where(outbox.c.interchange_id == interchange_id,
+                                          outbox.c.state == "rendered").values(
+            state="delivered", ack_state=ACK_WAITING, updated_at=now))
+    return bool(proven)
+
+
+#: Interchanges an acknowledgment can prove delivered: their upload's outcome is unknown.
+PROVABLE = ("in_doubt", "uploading")
+
+
+def mark_conflict(conn: Connection, interchange_id: int, error: str) -> None:
+    """Another file holds the interchange's name in the folder: nothing is sent until a person decides."""
+    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
+        state="conflict", last_error=error[:2000], updated_at=utcnow()))
+
+
+def mark_delivered(conn: Connection, interchange_id: int, *, cleo_file_id: str | None, receipt: dict[str, Any],
                    run_id: str | None) -> None:
     now = utcnow()
     conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
         state="delivered", cleo_file_id=cleo_file_id, cleo_receipt=dumps(receipt), delivered_at=now,
-        updated_at=now, attempts=interchanges.c.attempts + 1, last_error=None))
+        updated_at=now, last_error=None, in_doubt_since=None))
     conn.execute(update(outbox).where(outbox.c.interchange_id == interchange_id,
                                       outbox.c.state == "rendered").values(
         state="delivered", ack_state=ACK_WAITING, updated_at=now, attempts=outbox.c.attempts + 1))
 
 
-def mark_failed(conn: Connection, interchange_id: int, error: str) -> None:
+def mark_failed(conn: Connection, interchange_id: int, error: str, *, keep_state: bool = False) -> None:
+    """A delivery attempt failed; ``keep_state`` leaves an ``uploading`` interchange as it is (its upload's
+    outcome is still unknown, so it must be looked for, not sent again)."""
     now = utcnow()
-    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
-        state="failed", last_error=error[:2000], updated_at=now, attempts=interchanges.c.attempts + 1))
+    values: dict[str, Any] = {"last_error": error[:2000], "updated_at": now}
+    if not keep_state:
+        values["state"] = "failed"
+    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(**values))
     conn.execute(update(outbox).where(outbox.c.interchange_id == interchange_id).values(
         last_error=error[:2000], updated_at=now, attempts=outbox.c.attempts + 1))
 

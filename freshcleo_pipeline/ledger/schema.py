@@ -126,9 +126,13 @@ interchanges = Table(
     Column("sha256", String(64), nullable=False),
     Column("document_count", Integer(), nullable=False),
     Column("total", String(32), nullable=False, default="0"),
-    Column("state", String(20), nullable=False),  # ready | delivered | failed | void
+    # ready | uploading | in_doubt | conflict | delivered | failed | invalid (see ledger/outbox.py)
+    Column("state", String(20), nullable=False),
     Column("attempts", Integer(), nullable=False, default=0),
     Column("last_error", Text(), nullable=True),
+    Column("upload_started_at", UtcDateTime(), nullable=True),  # the last upload sent (or about to be)
+    Column("in_doubt_since", UtcDateTime(), nullable=True),  # its outcome unknown and the file not in the folder
+    Column("resend_count", Integer(), nullable=False, default=0, server_default="0"),
     Column("cleo_file_id", String(120), nullable=True),
     Column("cleo_receipt", Text(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),

@@ -167,6 +167,8 @@ class Emulator:
     """Base of an emulated API: routes, counters, faults, and serving on a loopback port."""
 
     name = "emulator"
+    #: The ``Server`` header of every answer; None keeps the standard library's.
+    server_header: str | None = None
 
     def __init__(self, *, seed: int = 0) -> None:
         self.routes: list[Route] = []
@@ -292,6 +294,9 @@ class Emulator:
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # request logging would drown test output; counters carry the facts
+
+            def version_string(self) -> str:
+                return emulator.server_header or super().version_string()
 
             def _serve(self) -> None:
                 parsed = urllib.parse.urlsplit(self.path)

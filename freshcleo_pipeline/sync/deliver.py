@@ -1,24 +1,36 @@
 """Stage 4: upload every rendered, valid interchange not yet confirmed in Cleo, and record the receipt.
 
-Picks all undelivered interchanges, not only this run's: a run that crashed after rendering, or between
-upload and receipt, is completed by the next one. The Cleo client looks at the folder before sending again
-(same name with the same size and digest = already delivered), so that crash never makes a second file.
-Each interchange's text is checked against the digest stored when it was validated. Failures are recorded per file; the
-stage raises at the end if any file could not be delivered, so the run shows it and retries apply.
+Picks all undelivered interchanges, not only this run's: a run that crashed after rendering, or during an
+upload, is completed by the next one. Cleo picks uploaded files up and routes them to the partner, so a file
+missing from the folder proves nothing; the stage therefore never sends a file twice on its own judgement:
+
+- ``uploading`` is committed before each upload request, so an upload a crash cut off is *looked for* by the
+  next run (``CleoClient.look_for``), never sent again blindly;
+- an upload whose answer was lost is looked for at once: our file in the folder → delivered; another file under
+  the name → ``conflict`` (a person decides); no file → ``in_doubt``;
+- an ``in_doubt`` interchange is proven delivered by the partner's acknowledgment (the inbound stage applies
+  it), or, when none came within the partner's acknowledgment window, re-sent once per window under the same
+  name and control numbers (``resend_in_doubt``), so a duplicate, if any, is recognisable by its ISA13.
+
+Each interchange's text is checked against the digest stored when it was validated. Failures are recorded per
+file; the stage raises at the end if any file could not be delivered, so the run shows it and retries apply.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from freshcleo_pipeline.cleo.client import FileConflictError, UploadInDoubtError, UploadUncertainError
 from freshcleo_pipeline.errors import FreshcleoError
 from freshcleo_pipeline.ledger import audit, outbox
 from freshcleo_pipeline.ledger.outbox import Interchange
 from freshcleo_pipeline.ledger.partner_documents import trail_kind
 from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.doubts import window_hours
 
 
 class DeliveryError(FreshcleoError):
@@ -33,6 +45,9 @@ class DeliverSummary:
     failed: list[str] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     acks: Counter[str] = field(default_factory=Counter)  # 997 | 999 | TA1 → acknowledgments we sent partners
+    in_doubt: list[str] = field(default_factory=list)  # files whose upload may or may not have reached Cleo
+    conflicts: list[str] = field(default_factory=list)  # files whose name another file holds in the folder
+    resent: int = 0  # in-doubt files re-sent after their partner's acknowledgment window
 
 
 def deliver(ctx: SyncContext) -> DeliverSummary:
@@ -66,29 +81,64 @@ def deliver_acknowledgments(ctx: SyncContext, client: Any) -> DeliverSummary:
     return summary
 
 
-def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summary: DeliverSummary) -> None:
+def resend_in_doubt(ctx: SyncContext, client: Any) -> DeliverSummary:
+    """Re-send, under the same name and control numbers, each in-doubt interchange whose partner did not
+    acknowledge it within its acknowledgment window. Runs after the poll applied the acknowledgments it found,
+    so a delivery proven by its 997 is never re-sent."""
+    summary = DeliverSummary()
+    now = ctx.now()
+    with ctx.ledger.begin() as conn:
+        waiting = outbox.in_doubt(conn)
+    for interchange in waiting:
+        hours = window_hours(ctx.partners, interchange.partner_id)
+        since = interchange.in_doubt_since or now
+        if now - since < dt.timedelta(hours=hours):
+            continue
+        with ctx.ledger.begin() as conn:
+            _record_events(conn, ctx, interchange, "resent", {
+                "file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
+                "in_doubt_since": since.isoformat(), "resend_count": interchange.resend_count + 1,
+                "window_hours": hours})
+        ctx.log.warning("re-sending %s to %s: in doubt since %s and no acknowledgment within %d h",
+                        interchange.file_name, interchange.partner_id, since.isoformat(), hours)
+        _deliver_one(ctx, client, interchange, summary, resend=True)
+    return summary
+
+
+def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summary: DeliverSummary, *,
+                 resend: bool = False) -> None:
     partner = ctx.partners.get(interchange.partner_id)
+    folder, content = partner.cleo.outbound, interchange.content.encode("utf-8")
     try:
         # The text was validated when it was rendered (invalid files never reach this queue); the digest proves
         # it is still that text.
-        if hashlib.sha256(interchange.content.encode("utf-8")).hexdigest() != interchange.sha256:
+        if hashlib.sha256(content).hexdigest() != interchange.sha256:
             raise FreshcleoError(f"{interchange.file_name}: the stored X12 text no longer matches its digest")
-        receipt = client.upload(partner.cleo.outbound, interchange.file_name, interchange.content.encode("utf-8"))
+        if interchange.state == "uploading" and not resend:
+            receipt = client.look_for(folder, interchange.file_name, content,
+                                      "an earlier upload of it was cut off before its answer was recorded")
+        else:
+            with ctx.ledger.begin() as conn:
+                outbox.mark_uploading(conn, interchange.id, ctx.now(), resend=resend)
+            receipt = client.upload(folder, interchange.file_name, content)
+    except UploadInDoubtError as exc:
+        _in_doubt(ctx, interchange, exc, summary, resend=resend)
+        return
+    except FileConflictError as exc:
+        _conflict(ctx, interchange, exc, summary)
+        return
+    except UploadUncertainError as exc:
+        # Stays ``uploading``: the next run looks again; it is never re-sent on a guess.
+        _failed(ctx, interchange, f"{interchange.file_name} → {folder}: {exc}", summary, keep_state=True)
+        return
     except FreshcleoError as exc:
-        message = f"{interchange.file_name} → {partner.cleo.outbound}: {exc}"
-        summary.failed.append(message)
-        ctx.log.error("delivery failed: %s", message)
-        with ctx.ledger.begin() as conn:
-            outbox.mark_failed(conn, interchange.id, str(exc))
-            audit.record_many(conn, [{
-                "kind": item.kind, "account_id": item.account_id, "source_id": item.source_id,
-                "event": "delivery_failed", "partner_id": partner.id,
-                "detail": {"file_name": interchange.file_name, "error": str(exc)[:500]}, "run_id": ctx.run_id}
-                for item in outbox.items_of_interchange(conn, interchange.id)])
+        _failed(ctx, interchange, f"{interchange.file_name} → {folder}: {exc}", summary)
         return
     record = {"file_id": receipt.file.id, "folder": receipt.folder, "name": receipt.file.name,
               "size": receipt.file.size, "sha256": receipt.sha256, "outcome": receipt.outcome,
               "created": receipt.file.created.isoformat() if receipt.file.created else None}
+    if resend:
+        record["resent"] = interchange.resend_count + 1
     if interchange.transaction_set in outbox.ACK_TRANSACTION_SETS:
         _acknowledgment_sent(ctx, interchange, receipt.file.id, record, summary)
         return
@@ -96,19 +146,62 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
         items = outbox.items_of_interchange(conn, interchange.id)
         outbox.mark_delivered(conn, interchange.id, cleo_file_id=receipt.file.id, receipt=record,
                               run_id=ctx.run_id)
-        audit.record_many(conn, [{
-            "kind": item.kind, "account_id": item.account_id, "source_id": item.source_id, "event": "delivered",
-            "partner_id": partner.id,
-            "detail": {"file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
-                       "st02": item.st02, "cleo_file_id": receipt.file.id, "outcome": receipt.outcome},
-            "run_id": ctx.run_id} for item in items])
+        _record_events(conn, ctx, interchange, "delivered", {
+            "file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
+            "cleo_file_id": receipt.file.id, "outcome": receipt.outcome, **({"resent": True} if resend else {})},
+            items=items)
     summary.files[partner.id] += 1
     summary.documents[partner.id] += len(items)
     summary.already_present += receipt.outcome == "already_present"
+    summary.resent += resend
     summary.receipts.append({"partner": partner.id, "file": interchange.file_name, "documents": len(items),
-                             "outcome": receipt.outcome})
-    ctx.log.info("delivered %s to %s (%d documents, %s)", interchange.file_name, partner.cleo.outbound,
-                 len(items), receipt.outcome)
+                             "outcome": receipt.outcome if not resend else f"resent ({receipt.outcome})"})
+    ctx.log.info("delivered %s to %s (%d documents, %s)", interchange.file_name, folder, len(items),
+                 receipt.outcome)
+
+
+def _in_doubt(ctx: SyncContext, interchange: Interchange, exc: UploadInDoubtError, summary: DeliverSummary, *,
+              resend: bool) -> None:
+    """No file in the folder after an upload whose outcome is unknown: wait for the partner's acknowledgment.
+    The doubt dates from the upload that caused it (a resend starts a new window)."""
+    since = ctx.now() if resend else (interchange.upload_started_at or ctx.now())
+    with ctx.ledger.begin() as conn:
+        outbox.mark_in_doubt(conn, interchange.id, since, str(exc))
+        _record_events(conn, ctx, interchange, "upload_in_doubt", {
+            "file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
+            "folder": exc.folder, "reason": exc.reason})
+    summary.in_doubt.append(interchange.file_name)
+    ctx.log.warning("%s: %s; waiting for the partner's acknowledgment instead of sending it again",
+                    interchange.file_name, exc)
+
+
+def _conflict(ctx: SyncContext, interchange: Interchange, exc: FileConflictError, summary: DeliverSummary) -> None:
+    with ctx.ledger.begin() as conn:
+        outbox.mark_conflict(conn, interchange.id, str(exc))
+        _record_events(conn, ctx, interchange, "delivery_conflict", {
+            "file_name": interchange.file_name, "folder": exc.folder, "error": str(exc)[:500]})
+    summary.conflicts.append(f"{interchange.file_name}: {exc}")
+    ctx.log.error("delivery conflict, a person must decide: %s", exc)
+
+
+def _failed(ctx: SyncContext, interchange: Interchange, message: str, summary: DeliverSummary, *,
+            keep_state: bool = False) -> None:
+    summary.failed.append(message)
+    ctx.log.error("delivery failed: %s", message)
+    with ctx.ledger.begin() as conn:
+        outbox.mark_failed(conn, interchange.id, message, keep_state=keep_state)
+        _record_events(conn, ctx, interchange, "delivery_failed", {
+            "file_name": interchange.file_name, "error": message[:500]})
+
+
+def _record_events(conn: Any, ctx: SyncContext, interchange: Interchange, event: str, detail: dict[str, Any],
+                   items: list[outbox.OutboxItem] | None = None) -> None:
+    """One trail event per document the interchange carries (acknowledgments we send carry none)."""
+    items = outbox.items_of_interchange(conn, interchange.id) if items is None else items
+    audit.record_many(conn, [{
+        "kind": item.kind, "account_id": item.account_id, "source_id": item.source_id, "event": event,
+        "partner_id": interchange.partner_id, "detail": {**detail, "st02": item.st02}, "run_id": ctx.run_id}
+        for item in items])
 
 
 def _acknowledgment_sent(ctx: SyncContext, interchange: Interchange, cleo_file_id: str, record: dict[str, Any],

@@ -25,7 +25,9 @@ poll, since no partner can be read without them.
 997/999 result by partner, GS06 = AK102 and ST02 = AK202), keeps each as an ``acknowledgments`` row, and marks a
 delivery ``conflict`` when a later acknowledgment from another file contradicts an earlier one. Sets that are
 not acknowledgments (an 850 from a customer, an 810 from a supplier) go to ``record_partner_documents``.
-Deliveries still waiting for an acknowledgment past the partner's window become ``overdue``.
+An acknowledgment that names an interchange whose upload was in doubt proves it delivered. After the files,
+in-doubt interchanges past their partner's window are re-sent (``deliver.resend_in_doubt``), and deliveries
+still waiting for an acknowledgment past the partner's window become ``overdue``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from freshcleo_pipeline.errors import FreshcleoError
 from freshcleo_pipeline.ledger import Ledger, acknowledgments, audit, inbound, outbox, quarantine
 from freshcleo_pipeline.partners import TradingPartner
 from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.deliver import resend_in_doubt
 from freshcleo_pipeline.sync.partner_documents import send_acknowledgments, take_business_sets
 from freshcleo_pipeline.x12.ack_reader import ACK_SETS, ack_findings, read_acknowledgments
 from freshcleo_pipeline.x12.errors import X12ParseError
@@ -71,6 +74,8 @@ class InboundSummary:
     retried: int = 0  # quarantined files processed after a person asked for a retry
     partner_documents: Counter[str] = field(default_factory=Counter)  # "850 read", "810 unreadable" → sets
     acks_sent: Counter[str] = field(default_factory=Counter)  # 997 | 999 | TA1 → acknowledgments uploaded
+    proven: int = 0  # in-doubt uploads an acknowledgment proved delivered
+    resent: int = 0  # in-doubt uploads re-sent after their partner's acknowledgment window
 
 
 class UnreadableFile(FreshcleoError):
@@ -176,10 +181,19 @@ def poll_inbound(ctx: SyncContext) -> InboundSummary:
                 summary.errors.append(f"{partner.id} ({partner.cleo.inbound}): {type(exc).__name__}: {exc}")
                 ctx.log.error("inbound folder %s of %s not polled: %s", partner.cleo.inbound, partner.id, exc)
         send_acknowledgments(ctx, client, summary)
+        _resend_in_doubt(ctx, client, summary)
     finally:
         client.close()
     mark_overdue(ctx, summary)
     return summary
+
+
+def _resend_in_doubt(ctx: SyncContext, client: CleoClient, summary: InboundSummary) -> None:
+    """After this poll applied every acknowledgment it found: re-send what is still in doubt past its window."""
+    resent = resend_in_doubt(ctx, client)
+    summary.resent += resent.resent
+    summary.errors += [*resent.failed, *resent.conflicts,
+                       *(f"{name}: re-sent, and again in doubt" for name in resent.in_doubt)]
 
 
 def retry_quarantined(ctx: SyncContext, summary: InboundSummary | None = None) -> InboundSummary:
@@ -420,6 +434,7 @@ def apply_acknowledgments(ctx: SyncContext, partner: TradingPartner, file_row: i
                                 ta1.interchange_control_number)
             # An accepting TA1 speaks for the envelope; the 997/999 speaks for the sets, so the state stays.
             state = {"A": "", "R": "rejected"}.get(ta1.code, "accepted_with_errors")
+            _prove_deliveries(ctx, conn, partner, file_row, items, "TA1", summary)
             for item in items:
                 _apply_one(ctx, conn, partner, file_row, item, "TA1", ta1.ack_interchange_control_number,
                            state or "accepted", detail, warnings, now, summary, change_state=bool(state))
@@ -432,11 +447,32 @@ def apply_acknowledgments(ctx: SyncContext, partner: TradingPartner, file_row: i
                 ctx.log.warning("%s from %s acknowledges GS06 %s ST02 %s, which we never sent", result.ack_kind,
                                 partner.id, result.group_control_number, result.set_control_number)
                 continue
+            _prove_deliveries(ctx, conn, partner, file_row, matches, result.ack_kind, summary)
             for item in matches:
                 _apply_one(ctx, conn, partner, file_row, item, result.ack_kind,
                            result.ack_interchange_control_number, result.status.value, detail,
                            [*warnings, *result.warnings], now, summary, change_state=True)
     return out
+
+
+def _prove_deliveries(ctx: SyncContext, conn: Connection, partner: TradingPartner, file_row: inbound.InboundFile,
+                      items: Sequence[outbox.OutboxItem], ack_kind: str, summary: InboundSummary) -> None:
+    """An acknowledgment of sets whose upload was in doubt proves the partner received their interchange."""
+    for interchange_id in sorted({i.interchange_id for i in items if i.state == "rendered" and i.interchange_id}):
+        receipt = {"outcome": "proven_by_ack", "ack_kind": ack_kind, "ack_file": file_row.file_name,
+                   "folder": partner.cleo.outbound}
+        if not outbox.prove_delivered(conn, interchange_id, receipt):
+            continue
+        interchange = outbox.get_interchange(conn, interchange_id)
+        audit.record_many(conn, [{
+            "kind": item.kind, "account_id": item.account_id, "source_id": item.source_id,
+            "event": "delivery_proven_by_ack", "partner_id": partner.id, "run_id": ctx.run_id,
+            "detail": {"file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
+                       "st02": item.st02, "ack": ack_kind, "ack_file": file_row.file_name}}
+            for item in outbox.items_of_interchange(conn, interchange_id)])
+        summary.proven += 1
+        ctx.log.info("%s from %s proves %s was delivered (its upload was in doubt)", ack_kind, partner.id,
+                     interchange.file_name)
 
 
 def _apply_one(ctx: SyncContext, conn: Connection, partner: TradingPartner, file_row: inbound.InboundFile,

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from freshcleo_pipeline.ledger import Ledger
+from freshcleo_pipeline.ledger.outbox import PROVABLE
 from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
 from freshcleo_pipeline.x12.tokens import tokenize
 
@@ -89,6 +90,13 @@ def reconcile(ledger: Ledger, days: list[dt.date], account_id: str) -> Reconcili
         result.totals["freshbooks"] += fb_total
         live = [r for r in by_document.get(doc["id"], []) if r["state"] in ("delivered", "ignored")]
         if len(live) != 1:
+            doubted = [files[r["interchange_id"]] for r in by_document.get(doc["id"], [])
+                       if r["interchange_id"] in files and files[r["interchange_id"]]["state"] in PROVABLE]
+            if not live and doubted:
+                result.problems.append(f"{label}: the upload of {doubted[0]['file_name']} is in doubt (its answer was "
+                                       "lost and Cleo no longer shows the file); waiting for the partner's "
+                                       "acknowledgment, see `freshcleo resend`")
+                continue
             states = [r["state"] for r in by_document.get(doc["id"], [])] or ["no outbox row"]
             result.problems.append(f"{label}: {len(live)} live deliveries (states {states})")
             continue

@@ -7,14 +7,18 @@ control numbers, so a fix in FreshBooks or in partners.yaml is what goes out.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import Connection, func, select
 
 from freshcleo_pipeline.errors import FreshcleoError
-from freshcleo_pipeline.ledger import audit, outbox
+from freshcleo_pipeline.ledger import Ledger, audit, outbox
 from freshcleo_pipeline.ledger.schema import documents
 from freshcleo_pipeline.ledger.schema import outbox as outbox_table
+from freshcleo_pipeline.partners import PartnerDirectory
 from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.sync.deliver import DeliverSummary, deliver
+from freshcleo_pipeline.sync.doubts import conflicts, doubts
 from freshcleo_pipeline.sync.render import RenderSummary, render_pending
 
 RESENDABLE_ACKS = ("rejected", "overdue", "accepted_with_errors")
@@ -26,6 +30,11 @@ def resend(ctx: SyncContext, outbox_id: int) -> tuple[int, DeliverSummary]:
             item = outbox.get_item(conn, outbox_id)
         except Exception:  # noqa: BLE001 - any lookup failure means the id is not ours
             raise FreshcleoError(f"delivery #{outbox_id}: no such outbox row (see `freshcleo trace`)") from None
+        doubt = _doubt_of(conn, item)
+        if doubt:
+            raise FreshcleoError(f"delivery #{outbox_id} is in an upload in doubt ({doubt}); it is re-sent under "
+                                 "the same name and ISA13 once its partner's acknowledgment window passes without "
+                                 "a 997, or proven delivered by one: see `freshcleo resend` for when")
         if not (item.ack_state in RESENDABLE_ACKS or item.state == "failed"):
             raise FreshcleoError(f"delivery #{outbox_id} is {item.state} with acknowledgment {item.ack_state!r}; "
                                  f"only {', '.join(RESENDABLE_ACKS)} or failed deliveries can be re-sent")
@@ -48,3 +57,23 @@ def resend(ctx: SyncContext, outbox_id: int) -> tuple[int, DeliverSummary]:
                      detail={"of": item.id, "new": new_id, "version": newest.version}, run_id=ctx.run_id)
     render_pending(ctx, RenderSummary())
     return new_id, deliver(ctx)
+
+
+def _doubt_of(conn: Connection, item: outbox.OutboxItem) -> str:
+    if item.interchange_id is None or item.state != "rendered":
+        return ""
+    interchange = outbox.get_interchange(conn, item.interchange_id)
+    return interchange.file_name if interchange.state in outbox.PROVABLE else ""
+
+
+def pending_decisions(ledger: Ledger, partners: PartnerDirectory, now: dt.datetime) -> list[str]:
+    """What `freshcleo resend` lists: uploads in doubt with their age, and names held by other files."""
+    waiting, taken = doubts(ledger, partners, now), conflicts(ledger)
+    lines = [f"uploads in doubt: {len(waiting)}"]
+    lines += [f"  {d.line(now)}" for d in waiting]
+    lines.append(f"file names held by another file in the partner's folder: {len(taken)}")
+    lines += [f"  {c.line()}" for c in taken]
+    if taken:
+        lines.append("  (compare the file in Cleo with `freshcleo trace <file name>`; nothing is sent under a taken "
+                     "name)")
+    return lines

@@ -5,7 +5,8 @@ partner as ``partner:isa13``) or a Cleo file name, and returns the matching docu
 document's life in order: snapshot versions, normalization results and warnings, routing, outbox rows with
 interchange and control numbers, file name, upload receipt, acknowledgment, every acknowledgment received (997,
 999, TA1, with their AK3/AK4 details and warnings, so a conflict shows both sides), re-sends, and the audit trail
-with the Dagster run ids. A file name finds the documents its acknowledgments spoke for.
+with the Dagster run ids. A file name finds the documents its acknowledgments spoke for. How a trace reads
+(timeline text, JSON) is ``trace_text``'s job; this module only gathers it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from freshcleo_pipeline.ledger import partner_documents as partner_docs
 from freshcleo_pipeline.ledger.outbox import AckSent, acks_sent
 from freshcleo_pipeline.ledger.rows import loads
 from freshcleo_pipeline.ledger.schema import documents, inbound_files, interchanges, outbox
+from freshcleo_pipeline.sync import trace_text
 
 
 @dataclass
@@ -39,63 +41,12 @@ class DocumentTrace:
     acks_sent: list[AckSent] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        if self.received:
-            return self._partner_lines()
-        out = [f"{self.kind} {self.source_id} (FreshBooks account {self.account_id})"]
-        out.append("  versions:")
-        out += [f"    {v['version']}  updated {v['updated_at'] or '-'}  partition {v['partition_date'] or '-'}"
-                f"  vis_state {v['vis_state']}  fetched {v['fetched_at']}" for v in self.versions]
-        out.append("  normalized:")
-        for n in self.normalized:
-            out.append(f"    {n['version']}  {n['status']}  partner {n['partner_id'] or '-'}  {n['reference']}  "
-                       f"{n['currency']} {n['total']}" + (f"  ({n['reason']})" if n["reason"] else ""))
-            out += [f"      warning: {w}" for w in n["warnings"]]
-        out.append("  deliveries:")
-        for d in self.deliveries:
-            out.append(f"    #{d['id']} {d['purpose']} v{d['version']} → {d['partner_id']} {d['transaction_set']}: "
-                       f"{d['state']}, ack {d['ack_state']}" + (f", resend of #{d['resend_of']}" if d["resend_of"]
-                                                                else ""))
-            if d["file_name"]:
-                out.append(f"      file {d['file_name']}  ISA13 {d['isa13']}  GS06 {d['gs06']}  ST02 {d['st02']}"
-                           f"  Cleo {d.get('cleo_file_id') or '-'}  delivered {d.get('delivered_at') or '-'}")
-            if d["last_error"]:
-                out.append(f"      note: {d['last_error']}")
-            if d["ack_detail"]:
-                out.append(f"      ack: {d['ack_detail']}")
-        if self.acknowledgments:
-            out.append("  acknowledgments:")
-            for a in self.acknowledgments:
-                out.append(f"    delivery #{a.outbox_id}  {a.ack_kind} {a.status}  file {a.file_name or '-'}"
-                           f"  ISA13 {a.isa13 or '-'}  received {a.received_at:%Y-%m-%d %H:%M}"
-                           f"  run {a.run_id or '-'}")
-                out += [f"      {note}" for note in _ack_notes(a.detail)]
-                out += [f"      warning: {w}" for w in a.warnings]
-        if self.quarantined:
-            out.append("  quarantine:")
-            out += [f"    #{q.id} {q.state} ({q.stage}, seen {q.occurrences}x, last {q.last_seen_at:%Y-%m-%d %H:%M}): "
-                    f"{q.reason_code}: {q.reason}" + (f" — {q.resolution}" if q.resolution else "")
-                    for q in self.quarantined]
-        out.append("  trail:")
-        out += [f"    {e['at']}  {e['event']:<16} {e['partner'] or '':<18} run {e['run_id'] or '-'}  {e['detail']}"
-                for e in self.events]
-        return out
+        """The life as a person reads it (see ``trace_text``)."""
+        return trace_text.timeline(self)
 
-
-    def _partner_lines(self) -> list[str]:
-        out = [f"{self.kind.removeprefix('x12_')} from partner {self.account_id} (their ISA13/GS06/ST02 "
-               f"{self.source_id})"]
-        out.append("  received:")
-        for d in self.received:
-            out.append(f"    {d.status}  {d.reference or '-'}  dated {d.document_date or '-'}  "
-                       f"{d.currency or ''} {d.total or '-'}  inbound file #{d.inbound_file_id}"
-                       + (f"  ({d.reason})" if d.reason else ""))
-            out += [f"      warning: {w}" for w in d.warnings]
-        out.append("  acknowledgments sent:")
-        out += [f"    {a.ack_kind} {a.status}  file {a.file_name}  ISA13 {a.isa13}  {a.state}"
-                f"  sent {a.sent_at or '-'}" for a in self.acks_sent] or ["    none"]
-        out.append("  trail:")
-        out += [f"    {e['at']}  {e['event']:<16} run {e['run_id'] or '-'}  {e['detail']}" for e in self.events]
-        return out
+    def as_json(self) -> dict[str, Any]:
+        """The same life as plain data, for machines."""
+        return trace_text.as_json(self)
 
 
 def find(conn: Connection, query: str) -> list[tuple[str, str, str]]:
@@ -146,7 +97,7 @@ def trace(ledger: Ledger, kind: str, account_id: str, source_id: str) -> Documen
             .where(outbox.c.kind == kind, outbox.c.account_id == account_id, outbox.c.source_id == source_id)
             .order_by(outbox.c.id)).mappings()
         result.deliveries = [dict(r) for r in rows]
-        result.events = [{"at": e.occurred_at.isoformat(timespec="seconds"), "event": e.event,
+        result.events = [{"at": e.occurred_at, "event": e.event,
                           "partner": e.partner_id, "run_id": e.run_id, "detail": e.detail}
                          for e in audit.trail(conn, account_id=account_id, source_id=source_id, kind=kind)]
         result.acknowledgments = acknowledgments.of_outbox(conn, [d["id"] for d in result.deliveries])
@@ -157,19 +108,3 @@ def trace(ledger: Ledger, kind: str, account_id: str, source_id: str) -> Documen
             result.acks_sent = [a for a in acks_sent(conn, partner_id=account_id, their_isa13=isa13)
                                 if a.their_gs06 in (gs06, None)]
     return result
-
-
-def _ack_notes(detail: dict[str, Any]) -> list[str]:
-    """One line per AK3/IK3 segment note of an acknowledgment, with its AK4/IK4 elements."""
-    lines: list[str] = []
-    if detail.get("set_errors") or detail.get("group_errors"):
-        lines.append(f"set errors {detail.get('set_errors') or []}  group errors {detail.get('group_errors') or []}")
-    for note in detail.get("segment_notes") or []:
-        elements = ", ".join(f"{e.get('position')}/{e.get('data_element') or '-'} code {e.get('code')}"
-                             + (f" {e.get('bad_data')!r}" if e.get("bad_data") else "")
-                             for e in note.get("elements") or [])
-        lines.append(f"segment {note.get('segment_id')} at {note.get('position')} code {note.get('code') or '-'}"
-                     + (f": {elements}" if elements else ""))
-    if detail.get("ta1_code"):
-        lines.append(f"TA1 for ISA13 {detail.get('ta1_isa13')}: {detail['ta1_code']} note {detail.get('ta1_note')}")
-    return lines

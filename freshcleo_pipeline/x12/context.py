@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 
 from freshcleo_pipeline.x12 import elements as fmt
 from freshcleo_pipeline.x12.errors import X12MappingError
@@ -89,6 +90,11 @@ class MappingContext:
 
     def r(self, value: Decimal, ref: str, field: str) -> str:
         """R (explicit decimal); too many digits for the element is an error, never a rounding."""
+        spec = self._specs[ref]
+        if type(value) is Decimal and value.is_finite():  # the usual case, remembered per value and width
+            text = _fitted_r(value, spec.min, spec.max)
+            if text is not None:
+                return text
         return self._numeric(fmt.format_r(value), value, ref, field)
 
     def n(self, value: Decimal | int, ref: str, field: str) -> str:
@@ -110,3 +116,16 @@ class MappingContext:
     @staticmethod
     def date(value: dt.date) -> str:
         return fmt.format_date(value)
+
+
+# Quantities, prices and rates repeat across lines and documents, and the text of an R element is a pure
+# function of the number and the element's width: remember it (None: too many digits, which raises).
+@lru_cache(maxsize=4096)
+def _fitted_r(value: Decimal, min_length: int, max_length: int) -> str | None:
+    text = fmt.format_r(value)
+    digits = len(text) - text.startswith("-") - ("." in text)
+    if digits > max_length:
+        return None
+    if digits < min_length:
+        text = ("-" if text.startswith("-") else "") + text.lstrip("-").zfill(min_length)
+    return text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 
 from freshcleo_pipeline.documents import Line, Purpose, Tax
 from freshcleo_pipeline.x12.context import MappingContext
@@ -29,6 +30,7 @@ _TAX_WORDS: tuple[tuple[str, str], ...] = (
 MAX_TAXES_PER_LINE = 10  # TXI repeat inside the IT1 loop
 
 
+@lru_cache(maxsize=1024)  # a book uses a handful of tax names on every line
 def tax_type(name: str) -> str:
     words = name.upper()
     for word, code in _TAX_WORDS:
@@ -40,9 +42,8 @@ def tax_type(name: str) -> str:
 def tax_segments(ctx: MappingContext, taxes: Iterable[Tax], field: str) -> list[Segment]:
     out: list[Segment] = []
     for index, tax in enumerate(taxes):
-        where = f"{field}.taxes[{index}]"
-        out.append(seg("TXI", tax_type(tax.name), ctx.r(tax.amount, "TXI02", f"{where}.amount"),
-                       ctx.r(tax.percent, "TXI03", f"{where}.percent")))
+        out.append(seg("TXI", tax_type(tax.name), ctx.r(tax.amount, "TXI02", f"{field}.taxes[{index}].amount"),
+                       ctx.r(tax.percent, "TXI03", f"{field}.taxes[{index}].percent")))
     if len(out) > MAX_TAXES_PER_LINE:
         raise ctx.fail(f"{field}.taxes", len(out), f"at most {MAX_TAXES_PER_LINE} taxes on a line (TXI)")
     return out
@@ -50,13 +51,11 @@ def tax_segments(ctx: MappingContext, taxes: Iterable[Tax], field: str) -> list[
 
 def description_segments(ctx: MappingContext, line: Line, field: str) -> list[Segment]:
     """One free-form PID for the name and one for the description, when they carry anything."""
-    out: list[Segment] = []
-    seen: set[str] = set()
-    for attr in ("name", "description"):
-        text = ctx.text(getattr(line, attr), "PID05", f"{field}.{attr}")
-        if text and text not in seen:
-            seen.add(text)
-            out.append(seg("PID", "F", "", "", "", text))
+    name = ctx.text(line.name, "PID05", f"{field}.name")
+    description = ctx.text(line.description, "PID05", f"{field}.description")
+    out: list[Segment] = [seg("PID", "F", "", "", "", name)] if name else []
+    if description and description != name:
+        out.append(seg("PID", "F", "", "", "", description))
     return out
 
 

@@ -7,6 +7,7 @@ clean or check data: values reaching here are already safe (``hygiene.py``, ``co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -69,6 +70,27 @@ def _composite_text(element: tuple[str, ...], component: str) -> str:
     return component.join(parts)
 
 
+def render_all(segments: Iterable[Segment], delimiters: Delimiters) -> str:
+    """Segments as text, each with its terminator: ``Segment.render`` of each, joined. The usual segment (simple
+    elements, the last one present) is joined inline, since a set renders one per line item detail."""
+    sep, term = delimiters.element, delimiters.segment
+    out: list[str] = []
+    for segment in segments:
+        elements = segment[1]
+        if elements and elements[-1]:
+            try:
+                out.append(segment[0] + sep + sep.join(elements) + term)  # type: ignore[arg-type]
+                continue
+            except TypeError:  # a composite among the elements
+                pass
+        out.append(segment.render(delimiters))
+    return "".join(out)
+
+
+_new_tuple = tuple.__new__
+
+
 def seg(tag: str, *elements: Element) -> Segment:
-    """Shorthand used by the mappings: ``seg("N1", "BT", name)``."""
-    return Segment(tag, elements)
+    """Shorthand used by the mappings: ``seg("N1", "BT", name)``. Built as the tuple it is, without the
+    named tuple's keyword handling: the mappings build one per segment."""
+    return _new_tuple(Segment, (tag, elements))

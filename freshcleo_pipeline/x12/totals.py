@@ -22,8 +22,8 @@ def lines_total(lines: Iterable[tuple[Decimal, Decimal]]) -> tuple[Decimal, int]
     """Σ quantity x unit price, each rounded to the cent; and the number of lines."""
     total = Decimal(0)
     count = 0
-    for quantity, unit_price in lines:
-        total += cents(quantity * unit_price)
+    for quantity, unit_price in lines:  # cents() inline: this runs for every line rendered and validated
+        total += (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
         count += 1
     return total, count
 

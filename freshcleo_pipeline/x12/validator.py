@@ -6,6 +6,11 @@ segments (walking ``structures.py``), element presence, types, lengths, dates, t
 (``specs.py``), no trailing separators, no empty segments, character set, no delimiter inside data, and the
 business totals (CTT01, TDS01, AMT*TT, and an 820's BPR02 = Σ RMR04; ``totals.py``). Returns findings;
 never raises on bad input and never repairs it.
+
+Two paths to one answer: ``quickly_clean`` proves an interchange has no finding (``fastcheck.py`` scans the
+envelope and every element in one pass with expressions compiled from the spec tables; the structure walk and
+the totals below then run on what it found), and only what it cannot prove takes the detailed walk
+(``detailed_findings``), which locates every finding. Valid interchanges, the usual case, never reach it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from freshcleo_pipeline.x12 import elements as fmt
-from freshcleo_pipeline.x12 import totals
+from freshcleo_pipeline.x12 import fastcheck, totals
 from freshcleo_pipeline.x12.errors import Check, X12Error, X12ParseError
 from freshcleo_pipeline.x12.hygiene import Charset, allowed_characters
 from freshcleo_pipeline.x12.specs import ElementSpec, SegmentSpec, SyntaxNote, segments_for
@@ -76,6 +81,14 @@ def validate_interchange(text: str, *, charset: Charset | str = Charset.EXTENDED
                          tokens: Tokens | None = None) -> list[X12Error]:
     """Every problem found in ``text`` (empty list: valid). ``charset`` is the partner's agreed set; ``tokens``,
     when the caller already split ``text``, saves splitting it again."""
+    if quickly_clean(text, charset):
+        return []
+    return detailed_findings(text, charset, tokens)
+
+
+def detailed_findings(text: str, charset: Charset | str, tokens: Tokens | None = None) -> list[X12Error]:
+    """The detailed walk: every finding, located. ``validate_interchange`` skips it when ``quickly_clean``
+    proves there is none."""
     ctx = _Ctx()
     try:
         tokens = tokens if tokens is not None else tokenize(text)
@@ -96,6 +109,49 @@ def validate_interchange(text: str, *, charset: Charset | str = Charset.EXTENDED
                 value=tokens.trailing[:40], position=len(segments) + 1)
     _walk_envelope(ctx, segments)
     return ctx.errors
+
+
+def quickly_clean(text: str, charset: Charset | str) -> bool:
+    """True when ``fastcheck`` accepts the envelope and elements and each set's structure and totals are clean:
+    then the detailed walk would find nothing. Anything else takes the detailed walk, which says what is wrong."""
+    try:
+        charset = Charset(charset)
+    except ValueError:
+        return False  # the detailed walk treats an unknown character set as it always has
+    found = fastcheck.scan(text, charset)
+    if found is None:
+        return False
+    sep = found.element
+    for set_id, tags, body in found.sets:
+        if not _shape_clean(STRUCTURES[set_id].body, tags):
+            return False
+        read = [_new_tuple(RawSegment, (0, tag, tuple(data.split(sep)))) for tag, data in body if tag in _TOTAL_TAGS]
+        scratch = _Ctx()
+        _check_totals(scratch, set_id, read)
+        if scratch.errors:
+            return False
+    return True
+
+
+_new_tuple = tuple.__new__  # a RawSegment without the named tuple's keyword handling
+#: Tags whose elements ``_check_totals`` reads.
+_TOTAL_TAGS = frozenset(("IT1", "CTT", "TDS", "TXI", "SAC", "PO1", "AMT", "BPR", "RMR", "AK5", "AK9"))
+# A set's structure verdict is a pure function of its tags, and a run's sets come in few shapes (lines with
+# or without taxes, one or two descriptions): remember them, a bounded number per process.
+_SHAPES: dict[tuple[int, tuple[str, ...]], bool] = {}
+_MAX_SHAPES = 4096
+
+
+def _shape_clean(loop: Loop, tags: tuple[str, ...]) -> bool:
+    key = (id(loop), tags)  # the structures are module constants: their ids are stable
+    verdict = _SHAPES.get(key)
+    if verdict is None:
+        scratch = _Ctx()
+        _check_structure(scratch, loop, [RawSegment(position, tag, ()) for position, tag in enumerate(tags, 1)])
+        verdict = not scratch.errors
+        if len(_SHAPES) < _MAX_SHAPES:
+            _SHAPES[key] = verdict
+    return verdict
 
 
 # ---------------------------------------------------------------- ISA
@@ -610,35 +666,50 @@ def _check_totals(ctx: _Ctx, set_id: str, body: Sequence[RawSegment]) -> None:
 
 def _check_line_totals(ctx: _Ctx, body: Sequence[RawSegment], line_tag: str, total_tag: str, total_pos: int,
                        *, places: int | None, charges: bool) -> None:
-    lines = [raw for raw in body if raw.tag == line_tag]
-    for ctt in (raw for raw in body if raw.tag == "CTT"):
+    # One pass sorting the segments the rule reads (the validator runs this on every set it accepts).
+    lines: list[RawSegment] = []
+    ctts: list[RawSegment] = []
+    totals_found: list[RawSegment] = []
+    txis: list[RawSegment] = []
+    sacs: list[RawSegment] = []
+    for raw in body:
+        tag = raw.tag
+        if tag == line_tag:
+            lines.append(raw)
+        elif tag == "TXI":
+            txis.append(raw)
+        elif tag == "CTT":
+            ctts.append(raw)
+        elif tag == total_tag and (total_tag != "AMT" or raw.elements[:1] == ("TT",)):
+            totals_found.append(raw)
+        elif tag == "SAC":
+            sacs.append(raw)
+    for ctt in ctts:
         if ctt.elements[:1] and ctt.elements[0] != str(len(lines)):
             ctx.add(Check.TOTALS, "segment", f"CTT01 says {ctt.elements[0]} line items, the set has {len(lines)} "
                     f"{line_tag} segments", raw=ctt, element=1, value=ctt.elements[0])
-    if total_tag == "AMT":
-        totals_found = [raw for raw in body if raw.tag == "AMT" and raw.elements[:1] == ("TT",)]
-    else:
-        totals_found = [raw for raw in body if raw.tag == total_tag]
     if not totals_found:
         return
     total_raw = totals_found[0]
     stated = _decimal(total_raw, total_pos, places)
     pairs: list[tuple[Decimal, Decimal]] = []
-    for raw in lines:
-        quantity, price = _decimal(raw, 2, None), _decimal(raw, 4, None)
-        if quantity is None or price is None:
+    for raw in lines:  # _decimal(raw, 2, None) and _decimal(raw, 4, None), inline: once per line
+        values = raw.elements
+        if len(values) < 4 or not values[1] or not values[3]:
             return  # a line without quantity or price: the arithmetic rule does not apply
-        pairs.append((quantity, price))
-    taxes = _sum(_decimal(raw, 2, None) for raw in body if raw.tag == "TXI")
+        try:
+            pairs.append((fmt.parse_r(values[1]), fmt.parse_r(values[3])))
+        except ValueError:
+            return
+    taxes = _sum(_decimal(raw, 2, None) for raw in txis)
     charge = allowance = Decimal(0)
     if charges:
-        for raw in body:
-            if raw.tag == "SAC":
-                amount = _decimal(raw, 5, 2) or Decimal(0)
-                if raw.elements[:1] == ("C",):
-                    charge += amount
-                elif raw.elements[:1] == ("A",):
-                    allowance += amount
+        for raw in sacs:
+            amount = _decimal(raw, 5, 2) or Decimal(0)
+            if raw.elements[:1] == ("C",):
+                charge += amount
+            elif raw.elements[:1] == ("A",):
+                allowance += amount
     if stated is None:
         return
     computed, allowed = totals.expected_total(pairs, taxes=taxes, charges=charge, allowances=allowance)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from freshcleo_pipeline.x12 import envelope
 from freshcleo_pipeline.x12.envelope import EnvelopeParams
-from freshcleo_pipeline.x12.segments import Delimiters, Segment
+from freshcleo_pipeline.x12.segments import Delimiters, Segment, render_all
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,9 @@ class SetBody:
 def render_set(item: SetBody, delimiters: Delimiters) -> tuple[str, int]:
     """ST … SE as text, and SE01 (the segment count including ST and SE)."""
     count = len(item.body) + 2
-    parts = [Segment("ST", (item.transaction_set_id, item.control_number)).render(delimiters)]
-    parts.extend(segment.render(delimiters) for segment in item.body)
-    parts.append(Segment("SE", (str(count), item.control_number)).render(delimiters))
-    return "".join(parts), count
+    return (Segment("ST", (item.transaction_set_id, item.control_number)).render(delimiters)
+            + render_all(item.body, delimiters)
+            + Segment("SE", (str(count), item.control_number)).render(delimiters)), count
 
 
 def render_interchange(env: EnvelopeParams, functional_id: str, sets: Sequence[SetBody], *,

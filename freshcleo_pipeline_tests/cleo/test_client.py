@@ -13,11 +13,13 @@ from freshcleo_pipeline.cleo.client import (
     FileConflictError,
     OverSizeError,
     TransferError,
+    UploadInDoubtError,
+    UploadUncertainError,
     archive_names,
     outbound_file_name,
     sha256,
 )
-from freshcleo_pipeline.errors import AuthError
+from freshcleo_pipeline.errors import AuthError, FreshcleoError
 from freshcleo_pipeline.sandbox.cleo import CleoEmulator
 from freshcleo_pipeline.sandbox.httpserver import FaultRule
 from freshcleo_pipeline.settings import SANDBOX_CLEO_PASSWORD, SANDBOX_CLEO_USERNAME
@@ -85,15 +87,26 @@ def test_lost_upload_response_then_retry_leaves_exactly_one_file(cleo_emulator: 
     assert len(cleo_emulator.files_in(INBOUND)) == 1  # and the partner saw one interchange
 
 
-def test_upload_reset_before_it_reached_the_store_is_sent_again(cleo_emulator: CleoEmulator,
-                                                                 cleo_client: CleoClient) -> None:
-    cleo_emulator.faults.add(FaultRule(kind="reset", path_prefix="/api/folders/", method="POST", remaining=1))
-    cleo_emulator.faults.add(FaultRule(kind="status", status=503, path_prefix="/api/folders/", method="POST",
-                                       remaining=1))
-    receipt = cleo_client.upload("bolt/outbound", "again.x12", b"payload")
-    assert receipt.outcome == "created"
-    assert cleo_emulator.files_in("bolt/outbound") == {"again.x12": b"payload"}
-    assert cleo_emulator.requests_to(UPLOAD, "POST", 201) == 1
+@pytest.mark.parametrize("fault", [FaultRule(kind="reset", path_prefix="/api/folders/", method="POST", remaining=1),
+                                   FaultRule(kind="status", status=503, path_prefix="/api/folders/", method="POST",
+                                             remaining=1)], ids=["reset", "503"])
+def test_an_upload_of_unknown_outcome_with_no_file_left_is_in_doubt_not_sent_again(
+        cleo_emulator: CleoEmulator, cleo_client: CleoClient, fault: FaultRule) -> None:
+    cleo_emulator.faults.add(fault)
+    with pytest.raises(UploadInDoubtError, match=r"again\.x12.*in doubt") as caught:
+        cleo_client.upload("bolt/outbound", "again.x12", b"payload")
+    assert caught.value.folder == "bolt/outbound" and caught.value.name == "again.x12"
+    assert cleo_emulator.requests_to(UPLOAD, "POST") == 1  # the answer is unknown: one request, never a second
+    assert cleo_emulator.files_in("bolt/outbound") == {}
+    assert cleo_emulator.requests_to(UPLOAD, "GET", 200) == 1  # it looked for the file before giving up
+
+
+def test_a_refused_upload_is_a_plain_error_and_nothing_is_stored(cleo_emulator: CleoEmulator,
+                                                                cleo_client: CleoClient) -> None:
+    with pytest.raises(FreshcleoError) as caught:
+        cleo_client.upload("bolt/outbound", "bad/name.x12", b"payload")
+    assert not isinstance(caught.value, (UploadInDoubtError, UploadUncertainError))
+    assert "400" in str(caught.value)
 
 
 def test_token_expiry_in_the_middle_of_a_batch_is_invisible(cleo_emulator: CleoEmulator,
@@ -249,3 +262,44 @@ def test_uploads_into_folders_without_upload_permission_are_refused_before_sendi
     with pytest.raises(CleoFolderError, match="upload"):
         cleo_client.upload(INBOUND, "x.x12", b"x")
     assert cleo_emulator.requests_to(UPLOAD, "POST") == 0
+
+
+def test_login_sends_exactly_the_confirmed_form(cleo_emulator: CleoEmulator, cleo_client: CleoClient) -> None:
+    seen: list[tuple[str, bytes]] = []
+    original = cleo_emulator.handle
+
+    def spy(request):  # type: ignore[no-untyped-def]
+        if request.path == LOGIN:
+            seen.append((request.headers.get("content-type", ""), request.body))
+        return original(request)
+
+    cleo_emulator.handle = spy  # type: ignore[method-assign]
+    cleo_client.authenticate()
+    ((content_type, body),) = seen
+    assert content_type.startswith("application/x-www-form-urlencoded")
+    fields = dict(pair.split("=", 1) for pair in body.decode().split("&"))
+    assert sorted(fields) == ["grant_type", "password", "username"] and fields["grant_type"] == "password"
+
+
+@pytest.mark.parametrize("failures, logged_in", [(1, True), (2, False)])
+def test_a_login_that_failed_on_its_way_is_tried_once_more_after_five_seconds(
+        cleo_emulator: CleoEmulator, cleo_client: CleoClient, failures: int, logged_in: bool) -> None:
+    waits: list[float] = []
+    cleo_client.http.sleep = waits.append
+    cleo_emulator.faults.add(FaultRule(kind="status", status=503, path_prefix=LOGIN, remaining=failures))
+    if logged_in:
+        cleo_client.authenticate()
+    else:
+        with pytest.raises(FreshcleoError, match="503"):
+            cleo_client.authenticate()
+    assert cleo_emulator.requests_to(LOGIN, "POST") == 2  # never a third: the lockout counts attempts
+    assert waits == [5.0]
+
+
+def test_tokens_rejected_as_soon_as_issued_stop_the_logins_instead_of_looping(cleo_emulator: CleoEmulator,
+                                                                            cleo_client: CleoClient) -> None:
+    cleo_emulator.faults.add(FaultRule(kind="status", status=401, path_prefix="/api/folders", rate=1.0))
+    for _ in range(6):
+        with pytest.raises(AuthError):
+            cleo_client.list_files(INBOUND)
+    assert cleo_emulator.requests_to(LOGIN, "POST", 200) == 3

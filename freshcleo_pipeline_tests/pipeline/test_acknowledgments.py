@@ -81,7 +81,7 @@ def test_999_rejected_changes_the_5010_partners_documents_with_ik3_ik4_in_the_tr
     assert ack.ack_kind == "999" and ack.status == "rejected"
     assert ack.detail["segment_notes"][0]["segment_id"] == "BIG"  # the IK3, kept whole
     story = "\n".join(trace(env.ledger, sent[0]["kind"], sent[0]["account_id"], sent[0]["source_id"]).lines())
-    assert "acknowledgments:" in story and "999 rejected" in story and "segment BIG at 2 code 8" in story
+    assert f"rejected by {NORTHWIND} (999 IK5 R)" in story and "segment BIG at 2 code 8" in story
 
 
 # ---- TA1 + 997, and the dialects ----
@@ -195,8 +195,8 @@ def test_a_contradicting_second_ack_is_a_conflict_in_trace_and_check(
     assert [a.status for a in _acks(env, first["id"])] == ["accepted", "accepted", "rejected"]
 
     story = "\n".join(trace(env.ledger, first["kind"], first["account_id"], first["source_id"]).lines())
-    assert "ack conflict" in story and "997_first.x12" in story and "997_second.x12" in story
-    assert "ack_conflict" in story
+    assert "acknowledgment conflict" in story and "997_first.x12" in story and "997_second.x12" in story
+    assert "acknowledgments from acme-retail disagree" in story
     with env.ledger.begin() as conn:
         assert (first["kind"], first["account_id"], first["source_id"]) in find(conn, "997_second.x12")
 

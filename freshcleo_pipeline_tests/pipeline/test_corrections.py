@@ -171,7 +171,7 @@ def test_flag_sends_nothing_and_asks_a_person_and_ignore_only_records(
     assert not any(key.startswith("outbound:acme-retail:") for key in by_item)  # ignore asks nobody
     # The payment's own life shows the change waiting for a person.
     life = "\n".join(trace(env.ledger, "payment", env.freshbooks.account_id, flagged).lines())
-    assert f"#{entry.id} open (review" in life and "payment_changed" in life
+    assert f"set aside in quarantine #{entry.id} (review): payment changed" in life and "; open" in life
 
     reasons = [e["detail"]["reason"] for e in trace(env.ledger, "payment", env.freshbooks.account_id,
                                                     ignored).events if e["event"] == "not_sent"]

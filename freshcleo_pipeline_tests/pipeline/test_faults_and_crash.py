@@ -1,13 +1,17 @@
-"""Exactly once under faults and a crash: with 429 bursts, 5xx, resets, lost upload responses and token expiry
-on both emulators, a sync run killed with SIGKILL in the middle of delivery and then resumed leaves exactly one
-transaction set per document version in Cleo — nothing lost, nothing doubled — over more than 1,000 documents.
+"""Exactly once under faults and a crash, as the partner counts it: with Cleo consuming every upload at once (as
+CIC routes uploads on), 429 bursts, 5xx, resets, lost upload responses and token expiry on both emulators, a sync
+run killed with SIGKILL in the middle of delivery and then resumed leaves each partner having received exactly
+one transaction set per document version — nothing lost, nothing doubled — over more than 1,000 documents.
 
 The killed run is a separate process (``freshcleo backfill`` on its own Dagster home, configured by the shipped
 dagster.yaml as the Makefile does: API pools limited to one slot, run retries, run monitoring) talking to
 emulators served by the test process, with the ledger on a SQLite file both processes open. Cleo uploads are
 slowed down so the kill lands while one upload is on its way: the emulator stores that file after the client
-died, which is the crash between upload and receipt the delivery stage must survive. The dead run keeps its
-``cleo_api`` slot; the second ``freshcleo backfill`` marks it failed, frees the slot, and finishes in bounded time.
+died and Cleo picks it up at once, which is the crash between upload and receipt the delivery stage must
+survive without a second copy. The dead run keeps its ``cleo_api`` slot; the second ``freshcleo backfill`` marks
+it failed, frees the slot, and finishes in bounded time. Uploads whose outcome is unknown are in doubt until the
+partners' 997s prove them (``freshcleo inbound``); those that never reached Cleo are re-sent once their
+partner's acknowledgment window has passed.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select
 
+from freshcleo_pipeline.ledger import outbox as ledger_outbox
 from freshcleo_pipeline.ledger.rows import loads
-from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
+from freshcleo_pipeline.ledger.schema import audit_events, documents, interchanges, outbox
 from freshcleo_pipeline.sandbox.httpserver import Emulator, FaultRule
+from freshcleo_pipeline.sync.inbound import poll_inbound
 from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
 
 UPLOAD = "/api/folders/{folder_id}/files"
@@ -39,7 +45,8 @@ BOOK = {"seed": 21, "invoices": 1000, "days": 4, "webhook_delay": 0.0}
 SLOW_UPLOAD = 3.0  # seconds the emulator holds each upload before storing it, in the killed run
 KILL_AFTER_STORED = 4  # uploads stored before the kill (of roughly ten interchanges)
 SHIPPED_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
-BACKFILL = [sys.executable, "-m", "freshcleo_pipeline.cli", "backfill"]
+CLI = [sys.executable, "-m", "freshcleo_pipeline.cli"]
+BACKFILL = [*CLI, "backfill"]
 
 
 def _expire_when(condition: Callable[[], bool], action: Callable[[], None], stop: threading.Event) -> threading.Thread:
@@ -80,7 +87,7 @@ def _inject_faults(env: SandboxEnv, *, slow_uploads: bool) -> None:
 def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
     sandbox_env: Callable[..., SandboxEnv], tmp_path: Path
 ) -> None:
-    env = sandbox_env(freshbooks=BOOK)
+    env = sandbox_env(freshbooks=BOOK, cleo={"pickup_delay": 0.0})  # picked up before any look-up
     today = env.freshbooks.now().date()
     first = today - dt.timedelta(days=BOOK["days"])
     home = tmp_path / "dagster_home"
@@ -122,11 +129,12 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
         states = Counter(conn.execute(select(interchanges.c.state)).scalars())
         unconfirmed = set(conn.execute(select(interchanges.c.file_name)
                                        .where(interchanges.c.state != "delivered")).scalars())
-    in_cleo = set(env.outbound_files())
+    received = set(env.outbound_files())
+    assert env.cleo.files_in("acme-retail/outbound") == {}  # Cleo consumed every upload
     assert KILL_AFTER_STORED <= stored_at_kill < sum(states.values()), (stored_at_kill, states)
-    caught = unconfirmed & in_cleo
+    caught = unconfirmed & received
     assert caught, "no upload was caught between Cleo storing it and the ledger recording it"
-    assert unconfirmed - in_cleo, "the kill came after the last upload"
+    assert unconfirmed - received, "the kill came after the last upload"
     assert env.freshbooks.refresh_count >= 1 and _statuses(env.freshbooks, 401) >= 1
     assert _statuses(env.cleo, 401) >= 1
     for status in (429, 503):
@@ -149,8 +157,26 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
     assert (f"freshcleo: run {killed.run_id[:8]}… (pid {child.pid}) died without finishing; marked failed and "
             "freed its cleo_api slot") in resumed.stderr
     assert re.search(r"sync \S+: run \S+ ok;", resumed.stdout), resumed.stdout
+    assert "edi_interchanges_are_valid passed" in resumed.stdout, resumed.stdout
+    with env.ledger.begin() as conn:
+        doubted = set(conn.execute(select(interchanges.c.file_name)
+                                   .where(interchanges.c.state == "in_doubt")).scalars())
+    assert caught <= doubted  # looked for after the crash, not there (consumed): in doubt, not sent again
+
+    # The partners' 997s prove what reached them; what never did is re-sent once its window has passed.
+    env.cleo.faults.clear()
+    proved = subprocess.run([*CLI, "inbound"], env=child_env, capture_output=True, text=True, timeout=240)
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    with env.ledger.begin() as conn:
+        left = ledger_outbox.in_doubt(conn)
+    assert {ic.file_name for ic in left}.isdisjoint(env.outbound_files())  # these never reached a partner
+    after_windows = dt.datetime.now(dt.UTC) + dt.timedelta(hours=max(p.ack_window_hours for p in env.partners.partners))
+    assert poll_inbound(env.context(now=after_windows + dt.timedelta(minutes=1))).resent == len(left)
+    final = subprocess.run([*BACKFILL, "--from", first.isoformat(), "--to", today.isoformat()], env=child_env,
+                           capture_output=True, text=True, timeout=240)
+    assert final.returncode == 0, final.stdout + final.stderr
     for check in ("edi_interchanges_are_valid", "deliveries_reconcile_with_freshbooks"):
-        assert f"{check} passed" in resumed.stdout, resumed.stdout
+        assert f"{check} passed" in final.stdout, final.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
         for pool in ("freshbooks_api", "cleo_api"):
@@ -166,6 +192,8 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
                                                                        interchanges.c.cleo_receipt)).tuples()}
         undelivered = conn.execute(select(func.count()).select_from(interchanges)
                                    .where(interchanges.c.state != "delivered")).scalar_one()
+        doubted_ever = {loads(d)["file_name"] for d in conn.execute(
+            select(audit_events.c.detail).where(audit_events.c.event == "upload_in_doubt")).scalars()}
     purpose_code = {"original": "00", "replace": "05", "cancel": "01"}
     expected = Counter({(p, ts, ref, "00" if ts == "820" else purpose_code[purpose]): n
                         for (p, ts, ref, purpose), n in sent.items()})
@@ -174,8 +202,11 @@ def test_killed_run_resumed_under_faults_delivers_each_document_version_once(
     assert routed >= 1000 and undelivered == 0
     assert sum(expected.values()) == routed  # nothing lost: every routed document has its delivery …
     assert max(expected.values()) == 1  # … each document version named by its own reference
-    assert in_cleo_sets == expected  # … and Cleo holds exactly those sets, none twice
-    assert len(env.outbound_files()) == len(receipts)
-    # the upload cut off by the kill, and those whose response was lost, were found in Cleo, not sent again
-    assert all(receipts[name]["outcome"] == "already_present" for name in caught)
-    assert Counter(r["outcome"] for r in receipts.values())["already_present"] >= len(caught) + 2
+    assert in_cleo_sets == expected  # … and the partners received exactly those sets, none twice
+    assert not [r.file_name for r in env.cleo.partner_received() if r.duplicate_isa13]
+    assert len(env.outbound_files()) == len(receipts) == len(env.cleo.partner_received())
+    # the upload cut off by the kill, and those whose response was lost, were proven by the partners' 997s
+    assert all(receipts[name]["outcome"] == "proven_by_ack" for name in caught)
+    outcomes = Counter("resent" if r.get("resent") else r["outcome"] for r in receipts.values())
+    assert outcomes["resent"] == len(left)
+    assert outcomes["proven_by_ack"] + outcomes["resent"] == len(doubted_ever) >= len(caught) + 2, outcomes

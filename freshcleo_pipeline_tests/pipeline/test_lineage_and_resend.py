@@ -47,10 +47,11 @@ def test_rejected_delivery_is_traced_flagged_and_resent_once(
     assert ("invoice", rejected["account_id"], rejected["source_id"]) in matches
 
     story = "\n".join(trace(env.ledger, "invoice", rejected["account_id"], rejected["source_id"]).lines())
-    assert rejected["file_name"] in story and "ack rejected" in story
-    assert inbound.run_id in story  # the run that recorded the 997
-    for event in ("extracted", "normalized", "queued", "rendered", "delivered", "ack_rejected"):
-        assert event in story, event
+    assert rejected["file_name"] in story and "acknowledgment rejected" in story
+    assert f"run {inbound.run_id[:8]}" in story  # the run that recorded the 997
+    for phrase in ("fetched from FreshBooks", "normalized version", "queued for acme-retail",
+                   "written as X12 for acme-retail", "delivered to acme-retail as", "rejected by acme-retail (997"):
+        assert phrase in story, phrase
 
     env.cleo.acks.reject_rate = 0.0  # the partner fixed its side
     files_before = set(env.outbound_files())
@@ -65,7 +66,7 @@ def test_rejected_delivery_is_traced_flagged_and_resent_once(
     assert old["ack_state"] == "rejected" and new["ack_state"] == "accepted"
     assert new["resend_of"] == old["id"] and new["isa13"] != old["isa13"]
     story = "\n".join(trace(env.ledger, "invoice", rejected["account_id"], rejected["source_id"]).lines())
-    assert f"resend of #{old['id']}" in story
+    assert f"re-send of #{old['id']}" in story
 
     # an accepted delivery is never re-sent
     with pytest.raises(FreshcleoError, match="can be re-sent"):

@@ -42,8 +42,8 @@ def test_an_inbound_850_gets_exactly_one_997_across_reruns_and_a_failed_upload(
         sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance) -> None:
     env = sandbox_env(freshbooks={"invoices": 1})
     env.cleo.send_partner_document("acme-retail", "850", reference="ACME-PO-1")
-    # The upload of our 997 never gets through in the first run: it is stored, not sent.
-    env.cleo.faults.add(FaultRule("reset", path_prefix="/api/folders/", method="POST", rate=1.0))
+    # Cleo refuses the upload of our 997 in the first run (an answer, so nothing was stored): kept, not sent.
+    env.cleo.faults.add(FaultRule("status", status=403, path_prefix="/api/folders/", method="POST", rate=1.0))
     _ok(env.inbound(dagster_instance))
     assert _acks_in(env, "acme-retail", "997") == {}
     with env.ledger.begin() as conn:
@@ -119,8 +119,9 @@ def test_partner_810_and_850_are_recorded_and_traced_by_their_number(
     assert by_isa == [("x12_850", "acme-retail", order.source_id)]
 
     lines = "\n".join(trace(env.ledger, *matches[0]).lines())
-    assert "810 from partner bolt-fasteners" in lines and "read  BOLT-INV-1" in lines and "USD 246.00" in lines
-    assert "997 A  file bolt-fasteners_997_" in lines and "ack_sent" in lines and "received" in lines
+    assert "810 from partner bolt-fasteners" in lines and "read: BOLT-INV-1" in lines and "USD 246.00" in lines
+    assert "997 A in bolt-fasteners_997_" in lines and "997 A sent to bolt-fasteners as" in lines
+    assert "received from bolt-fasteners: BOLT-INV-1" in lines
 
     # `freshcleo trace <their PO number>`, as an operator runs it
     monkeypatch.setenv("FRESHCLEO_DATA_DIR", str(env.settings.data_dir))

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +25,7 @@ import pytest
 
 from freshcleo_pipeline import processes
 from freshcleo_pipeline.defs import run_health
+from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "freshcleo_pipeline.cli"]
@@ -106,18 +107,22 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive(instance: dg.DagsterInstanc
     assert [h.run_id for h in run_health.heal(instance)] == [run_id]
 
 
-def _cli_env(home: Path, tmp_path: Path, timeout: int) -> dict[str, str]:
+def _cli_env(home: Path, tmp_path: Path, timeout: int, env: SandboxEnv) -> dict[str, str]:
+    """The CLI pointed at running emulators (it checks they answer before launching anything)."""
     return {**os.environ, "DAGSTER_HOME": str(home), "FRESHCLEO_DATA_DIR": str(tmp_path / "data"),
             "FRESHCLEO_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
-            "FRESHCLEO_POOL_WAIT_TIMEOUT_SECONDS": str(timeout)}
+            "FRESHCLEO_POOL_WAIT_TIMEOUT_SECONDS": str(timeout), "FRESHBOOKS_API_URL": env.freshbooks.url,
+            "FRESHBOOKS_AUTH_URL": env.freshbooks.url, "CLEO_API_URL": env.cleo.url}
 
 
 def test_cli_gives_up_waiting_for_a_slot_naming_the_run_that_holds_it(
-    instance: dg.DagsterInstance, shipped_home: Path, tmp_path: Path, sleeper: subprocess.Popen[bytes]
+    instance: dg.DagsterInstance, shipped_home: Path, tmp_path: Path, sleeper: subprocess.Popen[bytes],
+    sandbox_env: Callable[..., SandboxEnv]
 ) -> None:
     holder = _holder(instance, sleeper, "freshbooks_api")
     begun = time.monotonic()
-    done = subprocess.run([*CLI, "sync"], env=_cli_env(shipped_home, tmp_path, 2), capture_output=True,
+    cli_env = _cli_env(shipped_home, tmp_path, 2, sandbox_env(freshbooks={"invoices": 1}))
+    done = subprocess.run([*CLI, "sync"], env=cli_env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode != 0
     assert re.search(rf"error: waiting for pool freshbooks_api: held by run {holder} \(started \d{{4}}-\d\d-\d\d "
@@ -127,12 +132,14 @@ def test_cli_gives_up_waiting_for_a_slot_naming_the_run_that_holds_it(
 
 
 def test_sigterm_ends_the_wait_for_a_slot_at_once(
-    instance: dg.DagsterInstance, shipped_home: Path, tmp_path: Path, sleeper: subprocess.Popen[bytes]
+    instance: dg.DagsterInstance, shipped_home: Path, tmp_path: Path, sleeper: subprocess.Popen[bytes],
+    sandbox_env: Callable[..., SandboxEnv]
 ) -> None:
     _holder(instance, sleeper, "cleo_api")
     log = tmp_path / "cli.log"
+    cli_env = _cli_env(shipped_home, tmp_path, 600, sandbox_env(freshbooks={"invoices": 1}))
     with log.open("w") as output:
-        child = subprocess.Popen([*CLI, "inbound"], env=_cli_env(shipped_home, tmp_path, 600), stdout=output,
+        child = subprocess.Popen([*CLI, "inbound"], env=cli_env, stdout=output,
                                  stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 90

@@ -104,11 +104,13 @@ def test_failures_spread_over_more_than_a_minute_do_not_lock(cleo_emulator_facto
 def test_folders_per_partner_with_paging_filter_and_links(cleo_emulator: CleoEmulator) -> None:
     api = Api(cleo_emulator)
     first = api.call("GET", "/api/folders", params={"startIndex": 0, "count": 5}).json()
-    assert first["totalResults"] == 12 and first["startIndex"] == 0 and first["count"] == 5
+    # 4 partners x (outbound, inbound, archive), and each partner's parent folder
+    assert first["totalResults"] == 16 and first["startIndex"] == 0 and first["count"] == 5
     rest = api.call("GET", "/api/folders", params={"startIndex": 5, "count": 20}).json()
     paths = {f["path"] for f in first["resources"] + rest["resources"]}
-    assert {"acme-retail/outbound", "acme-retail/inbound", "acme-retail/archive", "coastal/archive"} <= paths
-    assert len(paths) == 12
+    assert {"acme-retail", "acme-retail/outbound", "acme-retail/inbound", "acme-retail/archive",
+            "coastal/archive"} <= paths
+    assert len(paths) == 16
     outbound = api.folder("acme-retail/outbound")
     assert outbound["meta"]["resourceType"] == "folder" and "upload" in outbound["permissions"]
     assert outbound["_links"]["files"]["href"].startswith(outbound["_links"]["self"]["href"])

@@ -376,6 +376,28 @@ def test_books_are_deterministic_per_seed(freshbooks_emulator_factory: Factory, 
     assert pages[0] != pages[2]
 
 
+def test_anchored_books_do_not_move_with_the_start_time(freshbooks_emulator_factory: Factory,
+                                                        freshbooks_tokens: Tokens) -> None:
+    """Two starts of one seed 25 minutes apart (a repeated demo) serve the same ids, dates and ``updated``
+    stamps when they share an anchor; without one, the history moves with the start and documents change."""
+    anchor = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+    first, second = (dt.datetime(2024, 5, 1, 14, 3, tzinfo=dt.UTC) + dt.timedelta(minutes=m) for m in (0, 25))
+    anchored = [freshbooks_emulator_factory(seed=3, invoices=120, clock=fixed_clock(t), anchor=anchor)
+                for t in (first, second)]
+    loose = [freshbooks_emulator_factory(seed=3, invoices=120, clock=fixed_clock(t)) for t in (first, second)]
+
+    def books(emulator: FreshBooksEmulator) -> list[list[dict[str, Any]]]:
+        api = make_api(emulator, freshbooks_tokens)
+        return [api.all("invoices/invoices", "invoices", **{"include[]": "lines"}),
+                api.all("payments/payments", "payments"), api.all("users/clients", "clients")]
+
+    same = [books(e) for e in anchored]
+    assert same[0] == same[1]
+    assert same[0][0] and same[0][1] and same[0][2]
+    moved = [books(e) for e in loose]
+    assert [i["updated"] for i in moved[0][0]] != [i["updated"] for i in moved[1][0]]
+
+
 def test_books_look_like_a_distributor_with_partners(freshbooks_emulator_factory: Factory,
                                                      freshbooks_tokens: Tokens) -> None:
     emulator = freshbooks_emulator_factory(invoices=1500, days=90)

@@ -1,8 +1,8 @@
 """What the Cleo emulator needs to know of partners.yaml, read with its own small parser.
 
 Owns the emulator's view of the trading partners: each partner's id, role, EDI identity, delimiters, the
-acknowledgment its translator answers with (997, or 999 for 5010 partners), and its outbound / inbound / archive
-folder names, plus the company's own EDI identity. Deliberately does not use
+acknowledgment its translator answers with (997, or 999 for 5010 partners), the ISA15 usage it expects, and its
+outbound / inbound / archive folder names, plus the company's own EDI identity. Deliberately does not use
 the product's ``freshcleo_pipeline.partners``: the emulator plays the partners' side and must not share the
 client's reading of the file.
 """
@@ -39,6 +39,7 @@ class SandboxPartner:
     inbound: str
     archive: str
     acknowledgment: str = "997"  # what this partner answers our groups with: 997 | 999
+    usage: str = ""  # the ISA15 it expects (T | P); "" = either
 
 
 @dataclass(frozen=True)
@@ -99,5 +100,6 @@ def load_config(path: Path) -> SandboxConfig:
             inbound=str(folders["inbound"]).strip("/"),
             archive=str(folders.get("archive") or "").strip("/"),
             acknowledgment=_acknowledgment(entry, where),
+            usage=str(entry.get("usage", "")).strip().upper(),
         ))
     return SandboxConfig(company, tuple(partners))

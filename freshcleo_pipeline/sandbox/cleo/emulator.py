@@ -1,20 +1,34 @@
 """The Cleo Integration Cloud emulator: the ``/api`` routes of the proposed folder/file shape over HTTP.
 
-Owns the HTTP face of the emulated tenant: the password grant, the bearer check on every ``/api`` call, the
-collection and object envelopes, paging and the SCIM-like name filter, upload / metadata / content / delete /
-move (optionally renaming: body ``{"folder": {"href": …}, "name": …}``; a name another file holds in the target
-answers 409, as uploads do), status codes (201, 200, 204, 400, 401, 403, 404, 409) and ``{"message": …}``
-errors. Content is served from the stored bytes themselves, so a large file is never copied to be served.
+Owns the HTTP face of the emulated tenant: the password grant (form body only), the bearer check on every
+``/api`` call, the collection and object envelopes, paging (``count`` 20 by default, capped at ``max_page``) and
+the SCIM-like name filter, folders and their child folders, upload / metadata / content / delete / move
+(optionally renaming: body ``{"folder": {"href": …}, "name": …}``; a name another file holds in the target
+answers 409, as uploads do), status codes (201, 200, 204, 400, 401, 403, 404, 409, 413) and ``{"message": …}``
+errors, always. Content is served from the stored bytes themselves, so a large file is never copied to be served.
 Folders come from partners.yaml: per partner an outbound folder (we upload, and may list and read back), an
-inbound folder (partners' files and acknowledgments; we read) and an archive. Routing, counters and fault
-injection come from the shared ``Emulator`` base; the partner's side of the conversation lives in ``acks``.
-``POST /_sandbox/files?folder=…&name=…`` puts any bytes (the request body) into any folder, for tests and demos
-in other processes; ``POST /_sandbox/partner-send`` has a partner send its own 850/810/820 (``partner_documents``),
-which also records, and never answers, the acknowledgments we upload.
+inbound folder (partners' files and acknowledgments; we read) and an archive (we move into it and read).
+Routing, counters and fault injection come from the shared ``Emulator`` base; CIC's pick-up of uploads and the
+partner's received side live in ``routing``; the partner's answers in ``acks`` and ``partner_documents``.
+
+Readings of what the reference leaves open (each the one hardest on the client): an uploaded file is consumed
+(vanishes) when ``pickup_delay`` is set [inferred; visibility after pick-up unconfirmed]; the lockout is on
+[CIC's policy unconfirmed]; a name outside the allowed patterns answers 400 and an upload above the maximum size
+413 [both unconfirmed]; ``count`` above the maximum is capped, not refused [maximum unconfirmed].
+
+Test controls live under ``/_sandbox/`` (``httpserver.CONTROL_PREFIX``, shared with the FreshBooks emulator; the
+reference's sketch calls it ``/_emulator/``): outside ``/api``, so never mistaken for Cleo's API, and never
+called by the client. ``POST /_sandbox/files?folder=…&name=…`` puts any bytes (the request body) into any
+folder, for tests and demos in other processes; ``POST /_sandbox/partner-send`` has a partner send its own
+850/810/820 (``partner_documents``), which also records, and never answers, the acknowledgments we upload;
+``GET /_sandbox/received`` lists what the partners received (without content) with the counters;
+``POST /_sandbox/pickup`` runs the pick-up now.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 import urllib.parse
 from pathlib import Path
@@ -22,8 +36,9 @@ from typing import Any
 
 from freshcleo_pipeline.sandbox.cleo.acks import AckDesk, AckRecord
 from freshcleo_pipeline.sandbox.cleo.clock import SandboxClock
-from freshcleo_pipeline.sandbox.cleo.config import SandboxConfig, load_config
+from freshcleo_pipeline.sandbox.cleo.config import SandboxConfig, SandboxPartner, load_config
 from freshcleo_pipeline.sandbox.cleo.partner_documents import AcknowledgmentReceived, PartnerDesk
+from freshcleo_pipeline.sandbox.cleo.routing import Pickup, ReceivedInterchange
 from freshcleo_pipeline.sandbox.cleo.store import DOWNLOAD, UPLOAD, Folder, Store, StoredFile, StoreError
 from freshcleo_pipeline.sandbox.cleo.tokens import LoginRefused, TokenDesk
 from freshcleo_pipeline.sandbox.httpserver import CONTROL_PREFIX, Emulator, Handler, Request, Response
@@ -31,7 +46,9 @@ from freshcleo_pipeline.settings import SANDBOX_CLEO_PASSWORD, SANDBOX_CLEO_USER
 
 DEFAULT_PARTNERS_FILE = Path(__file__).resolve().parent.parent / "data" / "partners.yaml"
 DEFAULT_PAGE = 20
-MAX_PAGE = 1000
+MAX_PAGE = 100
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+SERVER_HEADER = "freshcleo-sandbox-cleo"
 _FILTER = re.compile(r'^\s*(name|path)\s+(eq|sw)\s+"((?:[^"\\]|\\.)*)"\s*$')
 _FOLDER_HREF = re.compile(r"^/api/folders/([^/]+)/?$")
 _STATUS = {"missing": 404, "conflict": 409, "forbidden": 403}
@@ -41,10 +58,15 @@ class CleoEmulator(Emulator):
     """An emulated CIC tenant for the trading partners of one partners.yaml.
 
     Options: ``username``/``password`` (the sandbox's published ones by default), ``token_lifetime``
-    (seconds, default 3600), ``lockout`` (5 failed logins within 60 s lock the account for 15 minutes),
-    ``acks`` (play the partners: answer each interchange uploaded to an outbound folder), ``ack_delay``
-    (seconds before the answer appears; 0 = at once), ``reject_rate`` / ``silence_rate`` (share of valid
-    interchanges rejected / never answered, drawn from ``seed``).
+    (seconds, default 3600), ``lockout`` (on by default: 5 failed logins within 60 s lock the account for 15
+    minutes, during which even the right password gets 401), ``token_details`` (False: the login answers only
+    ``access_token``, without ``token_type`` and ``expires_in``), ``acks`` (play the partners: answer each
+    interchange they receive), ``ack_delay`` (seconds before the answer appears; 0 = at once), ``reject_rate`` /
+    ``silence_rate`` (share of valid interchanges rejected / never answered, drawn from ``seed``),
+    ``pickup_delay`` (None: uploads stay in the outbound folder; 0: consumed at once; > 0: consumed that many
+    seconds after upload; see ``routing``), ``allowed_file_patterns`` (names uploads may carry, fnmatch
+    wildcards), ``max_upload_bytes`` (None = no limit), ``max_page`` (the cap on ``count``), ``server_header``
+    (the ``Server`` header; clients must not read it).
     """
 
     name = "cleo"
@@ -56,33 +78,51 @@ class CleoEmulator(Emulator):
         username: str = SANDBOX_CLEO_USERNAME,
         password: str = SANDBOX_CLEO_PASSWORD,
         token_lifetime: float = 3600.0,
-        lockout: bool = False,
+        lockout: bool = True,
+        token_details: bool = True,
         acks: bool = True,
         ack_delay: float = 0.0,
         reject_rate: float = 0.0,
         silence_rate: float = 0.0,
         seed: int = 0,
+        pickup_delay: float | None = None,
+        allowed_file_patterns: tuple[str, ...] = ("*",),
+        max_upload_bytes: int | None = MAX_UPLOAD_BYTES,
+        max_page: int = MAX_PAGE,
+        server_header: str = SERVER_HEADER,
     ) -> None:
         super().__init__(seed=seed)
+        if not allowed_file_patterns:
+            raise ValueError("allowed_file_patterns: got none; expected at least one pattern (\"*\" for all)")
+        if max_page < 1:
+            raise ValueError(f"max_page: got {max_page!r}; expected at least 1")
         self.clock = SandboxClock()
         self.config: SandboxConfig = load_config(Path(partners_file))
         self.store = Store()
         self.tokens = TokenDesk(username, password, self.clock, token_lifetime, lockout)
+        self.token_details = token_details
+        self.max_upload_bytes = max_upload_bytes
+        self.max_page = max_page
+        self.server_header = server_header
         self.acks = AckDesk(self.config, self.store, self.clock, acks, ack_delay, reject_rate, silence_rate, seed)
         self.partner_desk = PartnerDesk(self.config, self.store)
+        self.pickup = Pickup(self.config, self.store, self.clock, pickup_delay, self._partner_reacts)
         created = self.clock.now()
+        patterns = tuple(allowed_file_patterns)
         for partner in self.config.partners:
             self.store.add_folder(partner.outbound, (UPLOAD, DOWNLOAD), created, partner_id=partner.id,
-                                  role="outbound")
+                                  role="outbound", patterns=patterns)
             self.store.add_folder(partner.inbound, (DOWNLOAD,), created, partner_id=partner.id, role="inbound")
             if partner.archive:
-                self.store.add_folder(partner.archive, (DOWNLOAD,), created, partner_id=partner.id,
-                                      role="archive")
+                # Upload permission: a move target needs it (reference §5.4), and archiving is a move.
+                self.store.add_folder(partner.archive, (UPLOAD, DOWNLOAD), created, partner_id=partner.id,
+                                      role="archive", patterns=patterns)
 
         self.route("POST", "/api/authentication", self._authenticate)
         for method, template, handler in (
             ("GET", "/api/folders", self._list_folders),
             ("GET", "/api/folders/{folder_id}", self._get_folder),
+            ("GET", "/api/folders/{folder_id}/folders", self._list_child_folders),
             ("GET", "/api/folders/{folder_id}/files", self._list_files),
             ("POST", "/api/folders/{folder_id}/files", self._upload),
             ("GET", "/api/files/{file_id}", self._get_file),
@@ -98,6 +138,8 @@ class CleoEmulator(Emulator):
         self.route("POST", CONTROL_PREFIX + "files", self._control_put)
         self.route("POST", CONTROL_PREFIX + "partner-send", self._control_send)
         self.route("GET", CONTROL_PREFIX + "acknowledgments-received", self._control_received)
+        self.route("GET", CONTROL_PREFIX + "received", self._control_partner_received)
+        self.route("POST", CONTROL_PREFIX + "pickup", self._control_pickup)
 
     # ---- in-process helpers for tests and the CLI ----
 
@@ -106,9 +148,21 @@ class CleoEmulator(Emulator):
         self.tokens.expire_all()
 
     def advance(self, seconds: float) -> int:
-        """Move the emulator's clock forward, then deliver the answers now due; returns how many."""
+        """Move the emulator's clock forward, pick up the uploads now due and deliver the answers now due;
+        returns how many answers were delivered."""
+        before = self._answers_delivered()
         self.clock.advance(seconds)
-        return self.acks.deliver_due()
+        self.pickup.pickup_due()
+        self.acks.deliver_due()
+        return self._answers_delivered() - before
+
+    def pickup_due(self) -> int:
+        """Consume every uploaded file whose pick-up time has come; returns how many this call took."""
+        return self.pickup.pickup_due()
+
+    def partner_received(self, partner_id: str | None = None) -> list[ReceivedInterchange]:
+        """Every file the partners received (one entry per receipt), oldest first; one partner's with an id."""
+        return self.pickup.received(partner_id)
 
     def deliver_due_acks(self) -> int:
         return self.acks.deliver_due()
@@ -140,21 +194,58 @@ class CleoEmulator(Emulator):
         """Name → content of the files in a folder."""
         return {f.name: f.content for f in self.store.files_in(self.store.folder_by_path(folder_path))}
 
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> CleoEmulator:
+        super().start(host, port)
+        self.pickup.start()
+        return self
+
     def stop(self) -> None:
+        self.pickup.stop()
         self.acks.stop()
         super().stop()
+
+    def handle(self, request: Request) -> Response:
+        # Lazy pick-up: whatever CIC would have consumed by now is gone before the client looks.
+        if request.path.startswith("/api/"):
+            self.pickup.pickup_due()
+        return super().handle(request)
+
+    def dispatch(self, request: Request) -> tuple[str, Response]:
+        try:
+            return super().dispatch(request)
+        except json.JSONDecodeError as exc:
+            return f"{request.method} <error>", _error(400, f"body: not JSON ({exc})")
+        except Exception as exc:  # noqa: BLE001 - every answer, even a bug's, is JSON {"message"}
+            return f"{request.method} <error>", _error(500, f"emulator error: {type(exc).__name__}: {exc}")
+
+    def _answers_delivered(self) -> int:
+        return sum(1 for r in self.acks.records if r.delivered)
+
+    def _partner_reacts(self, partner: SandboxPartner, name: str, content: bytes) -> None:
+        """The partner has received a file: an acknowledgment of ours is recorded, anything else answered."""
+        if not self.partner_desk.took_acknowledgment(partner, name, content):
+            self.acks.received(partner, name, content)
 
     # ---- authentication ----
 
     def _authenticate(self, request: Request) -> Response:
-        form = request.form()
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _error(400, f"Content-Type: got {request.content_type or 'none'!r}; expected "
+                               "'application/x-www-form-urlencoded' (grant_type, username, password)")
+        try:
+            form = request.form()
+        except UnicodeDecodeError:
+            return _error(400, "body: not UTF-8; expected an urlencoded form")
         if form.get("grant_type") != "password":
             return _error(400, f"grant_type: got {form.get('grant_type')!r}; expected 'password'")
         try:
             token, lifetime = self.tokens.login(form.get("username", ""), form.get("password", ""))
         except LoginRefused as exc:
             return _error(401, str(exc))
-        return Response.json(200, {"access_token": token, "token_type": "bearer", "expires_in": lifetime})
+        answer: dict[str, Any] = {"access_token": token}
+        if self.token_details:
+            answer.update({"token_type": "bearer", "expires_in": lifetime})
+        return Response.json(200, answer)
 
     def _bearer(self, handler: Handler) -> Handler:
         def guarded(request: Request) -> Response:
@@ -177,15 +268,20 @@ class CleoEmulator(Emulator):
     def _list_folders(self, request: Request) -> Response:
         with self.store.lock:
             folders = list(self.store.folders.values())
-        return _collection(request, "/api/folders", [f.resource() for f in folders])
+        return _collection(request, "/api/folders", [f.resource() for f in folders], self.max_page)
 
     def _get_folder(self, request: Request) -> Response:
         return Response.json(200, self.store.folder(request.params["folder_id"]).resource())
 
+    def _list_child_folders(self, request: Request) -> Response:
+        folder = self.store.folder(request.params["folder_id"])
+        return _collection(request, f"{folder.href}/folders", [f.resource() for f in self.store.children(folder)],
+                           self.max_page)
+
     def _list_files(self, request: Request) -> Response:
         folder = self.store.folder(request.params["folder_id"])
         resources = [f.resource() for f in self.store.files_in(folder)]
-        return _collection(request, f"{folder.href}/files", resources)
+        return _collection(request, f"{folder.href}/files", resources, self.max_page)
 
     def _upload(self, request: Request) -> Response:
         folder = self.store.folder(request.params["folder_id"])
@@ -201,12 +297,17 @@ class CleoEmulator(Emulator):
         else:
             content = request.body
         name = _checked_name(name)
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in folder.patterns):
+            raise _BadRequest(f"filename: {name!r} is not among the file types folder {folder.path!r} allows: "
+                              f"{', '.join(folder.patterns)}")
+        if self.max_upload_bytes is not None and len(content) > self.max_upload_bytes:
+            return _error(413, f"{name!r} is {len(content)} bytes; folder {folder.path!r} takes at most "
+                               f"{self.max_upload_bytes}")
         stored = self.store.put(folder, name, content, self.clock.now())
+        answer = Response.json(201, stored.resource(), {"Location": stored.href})  # before pick-up may take it
         if folder.role == "outbound":
-            partner = self.config.partner(folder.partner_id)
-            if not self.partner_desk.took_acknowledgment(partner, name, content):
-                self.acks.received(partner, name, content)
-        return Response.json(201, stored.resource(), {"Location": stored.href})
+            self.pickup.arrived(stored)
+        return answer
 
     def _get_file(self, request: Request) -> Response:
         return Response.json(200, self.store.file(request.params["file_id"]).resource())
@@ -220,12 +321,16 @@ class CleoEmulator(Emulator):
                                               "Content-Disposition": disposition})
 
     def _delete_file(self, request: Request) -> Response:
-        self.store.delete(self.store.file(request.params["file_id"]))
+        stored = self.store.file(request.params["file_id"])
+        _require(stored.folder, DOWNLOAD, "taking files out")
+        self.store.delete(stored)
         return Response(204)
 
     def _move_file(self, request: Request) -> Response:
         stored = self.store.file(request.params["file_id"])
+        _require(stored.folder, DOWNLOAD, "taking files out")
         target = self._target_folder(request)
+        _require(target, UPLOAD, "moving files in")
         body = request.json()
         name = body.get("name") if isinstance(body, dict) else None
         if name is not None and not isinstance(name, str):
@@ -293,6 +398,14 @@ class CleoEmulator(Emulator):
     def _control_acks(self, _request: Request) -> Response:
         return Response.json(200, {"acks": [vars(r) for r in self.ack_records]})
 
+    def _control_partner_received(self, _request: Request) -> Response:
+        self.pickup.pickup_due()
+        return Response.json(200, {"interchanges": [r.summary() for r in self.partner_received()],
+                                   "counts": vars(self.pickup.counts).copy()})
+
+    def _control_pickup(self, _request: Request) -> Response:
+        return Response.json(200, {"picked_up": self.pickup_due()})
+
 
 class _BadRequest(Exception):
     pass
@@ -300,6 +413,11 @@ class _BadRequest(Exception):
 
 def _error(status: int, message: str) -> Response:
     return Response.json(status, {"message": message})
+
+
+def _require(folder: Folder, permission: str, doing: str) -> None:
+    if permission not in folder.permissions:
+        raise StoreError("forbidden", f"folder {folder.path!r} lacks {permission} permission, needed for {doing}")
 
 
 def _checked_name(name: str | None) -> str:
@@ -328,14 +446,15 @@ def _matches(resource: dict[str, Any], expression: str | None) -> bool:
     return actual == value if operator == "eq" else actual.startswith(value)
 
 
-def _collection(request: Request, href: str, resources: list[dict[str, Any]]) -> Response:
+def _collection(request: Request, href: str, resources: list[dict[str, Any]], max_page: int) -> Response:
+    """One page; a ``count`` above ``max_page`` is capped, not refused (the client pages by what it got)."""
     start = _int_arg(request, "startIndex", 0, 0, 10**9)
-    count = _int_arg(request, "count", DEFAULT_PAGE, 0, MAX_PAGE)
+    count = min(_int_arg(request, "count", DEFAULT_PAGE, 0, 10**9), max_page)
     expression = request.arg("filter")
     selected = [r for r in resources if _matches(r, expression)]
     page = selected[start:start + count]
     links: dict[str, Any] = {"self": {"href": href}}
-    if start + len(page) < len(selected):
+    if page and start + len(page) < len(selected):
         query = {"startIndex": start + len(page), "count": count, **({"filter": expression} if expression else {})}
         links["next"] = {"href": f"{href}?{urllib.parse.urlencode(query)}"}
     return Response.json(200, {"totalResults": len(selected), "startIndex": start, "count": len(page),

@@ -1,7 +1,9 @@
 """The emulated tenant's folders and files, in memory, and their JSON shapes.
 
-Owns folder/file identity, the never-overwrite rule for names, moves, and the object envelopes (``id``,
-``meta``, HAL-style ``_links``) of the proposed CIC shape. Knows nothing of HTTP status codes, tokens or X12.
+Owns folder/file identity, the folder tree (a folder's ancestors exist as folders without permissions, so every
+folder but the top-level ones has a ``parent``), the never-overwrite rule for names, moves, and the object
+envelopes (``id``, ``meta``, HAL-style ``_links``) of the proposed CIC shape. Knows nothing of HTTP status codes,
+tokens or X12.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ class Folder:
     permissions: tuple[str, ...]
     created: dt.datetime
     partner_id: str = ""
-    role: str = ""  # outbound | inbound | archive
+    role: str = ""  # outbound | inbound | archive; "" for a folder that only holds folders
+    patterns: tuple[str, ...] = ("*",)  # names an upload may carry (fnmatch wildcards)
+    parent: Folder | None = None
 
     @property
     def name(self) -> str:
@@ -47,14 +51,21 @@ class Folder:
         return f"/api/folders/{self.id}"
 
     def resource(self) -> dict[str, Any]:
+        links: dict[str, Any] = {"self": {"href": self.href}, "files": {"href": f"{self.href}/files"},
+                                 "folders": {"href": f"{self.href}/folders"}}
+        if self.parent is not None:
+            links["parent"] = {"href": self.parent.href}
         return {
             "id": self.id,
             "name": self.name,
             "path": self.path,
             "permissions": list(self.permissions),
+            "allowedFilePatterns": list(self.patterns),
+            # A string on purpose: CIC models some flags as strings (reference §4.7); clients must parse leniently.
+            "overwrite": "false",
             "meta": {"resourceType": "folder", "created": _stamp(self.created),
                      "lastModified": _stamp(self.created)},
-            "_links": {"self": {"href": self.href}, "files": {"href": f"{self.href}/files"}},
+            "_links": links,
         }
 
 
@@ -93,14 +104,22 @@ class Store:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def add_folder(self, path: str, permissions: tuple[str, ...], created: dt.datetime, *, partner_id: str = "",
-                   role: str = "") -> Folder:
+                   role: str = "", patterns: tuple[str, ...] = ("*",)) -> Folder:
+        """The folder at ``path``, created with its missing ancestors (those without permissions)."""
         with self.lock:
             for folder in self.folders.values():
                 if folder.path == path:
                     return folder
-            folder = Folder(f"fld{len(self.folders) + 1:04d}", path, permissions, created, partner_id, role)
+            parent_path = path.rpartition("/")[0]
+            parent = self.add_folder(parent_path, (), created) if parent_path else None
+            folder = Folder(f"fld{len(self.folders) + 1:04d}", path, permissions, created, partner_id, role,
+                            patterns, parent)
             self.folders[folder.id] = folder
             return folder
+
+    def children(self, folder: Folder) -> list[Folder]:
+        with self.lock:
+            return [f for f in self.folders.values() if f.parent is folder]
 
     def folder(self, folder_id: str) -> Folder:
         folder = self.folders.get(folder_id)

@@ -92,6 +92,11 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def day_anchor(moment: dt.datetime) -> dt.datetime:
+    """The start of ``moment``'s UTC day: an anchor that keeps a day's sandbox starts serving the same books."""
+    return moment.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 class FreshBooksEmulator(Emulator):
     """See the module docstring. Construct, ``start()`` (sets ``url``), point the client at ``url``."""
 
@@ -103,17 +108,22 @@ class FreshBooksEmulator(Emulator):
                  client_id: str = SANDBOX_FRESHBOOKS_CLIENT_ID,
                  client_secret: str = SANDBOX_FRESHBOOKS_CLIENT_SECRET, webhook_delay: float = 1.0,
                  webhook_retries: int = 0, account_id: str = "hSc7Qw", business_id: int = 77001,
-                 business_uuid: str | None = None, identity_id: int = 2001, user_id: int = 1) -> None:
+                 business_uuid: str | None = None, identity_id: int = 2001, user_id: int = 1,
+                 anchor: dt.datetime | None = None) -> None:
         super().__init__(seed=seed)
         self._clock = clock or _utc_now
         self._offset = dt.timedelta()
+        # The instant the generated history ends at. Every generated date and ``updated`` stamp is placed
+        # relative to it, so two emulators with the same seed and anchor serve identical books whenever they
+        # start; without one the history ends at the clock's now and moves with each start.
+        self.anchor = anchor or self.now()
         self.account_id = account_id
         self.business_id = business_id
         self.business_uuid = business_uuid or str(uuid.uuid5(uuid.NAMESPACE_URL, f"freshcleo-sandbox/{seed}"))
         self.identity_id = identity_id
         self.user_id = user_id
         self.books = Books(seed=seed, invoices=invoices, bills=max(8, invoices // 4) if bills is None else bills,
-                           days=days, now_us=times.to_us(self.now()), account_id=account_id)
+                           days=days, now_us=times.to_us(self.anchor), account_id=account_id)
         self.store = Store(self.books, now_us=lambda: times.to_us(self.now()))
         self.oauth = AuthorizationServer(client_id=client_id, client_secret=client_secret,
                                          redirect_uris=redirect_uris, now=lambda: self.now().timestamp(),

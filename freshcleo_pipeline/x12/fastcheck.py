@@ -1,0 +1,300 @@
+"""The validator's quick acceptance: the ISA, the envelope and every element of an interchange in one scan.
+
+Owns grammars compiled from ``specs.py`` per (version, character set, delimiters): one regular expression per
+segment over its raw text (element types, lengths, codes, dates, times, the character set, which excludes
+every delimiter, mandatory elements, too many elements, trailing separators, and the syntax notes as
+lookaheads), joined into one expression that the whole interchange after the ISA must match; then the envelope
+sequence, counts, control numbers and GS01/ST01 over the segments found. What remains (each set's structure
+and totals) the validator checks on the sets ``scan`` returns.
+
+It only ever answers "nothing wrong so far": anything it does not accept (CR/LF between segments, an unknown
+tag, a second version in one interchange, any error) goes to the detailed validator, which says what is wrong.
+The contract is one way: ``scan(text)`` not None, and the sets' structure and totals clean, imply no finding.
+Must not report findings or repair input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from freshcleo_pipeline.x12 import elements as fmt
+from freshcleo_pipeline.x12.errors import X12ParseError
+from freshcleo_pipeline.x12.hygiene import Charset, allowed_characters
+from freshcleo_pipeline.x12.specs import C_I05, ElementSpec, SegmentSpec, segments_for
+from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID, STRUCTURES
+from freshcleo_pipeline.x12.tokens import ReadDelimiters, read_delimiters
+
+_SUPPORTED_VERSIONS = ("004010", "005010")
+# Once the ISA has matched its fixed widths, its version and control number sit at fixed offsets.
+_ISA12 = slice(84, 89)
+_ISA13 = slice(90, 99)
+
+# CCYYMMDD that ``elements.parse_date`` accepts: year 0001-9999, real month and day, 29 February in leap
+# years only (divisible by 4, and centuries only when divisible by 400).
+_MONTH_DAY = ("(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
+              "|02(?:0[1-9]|1[0-9]|2[0-8]))")
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_DATE = f"(?:(?!0000)[0-9]{{4}}{_MONTH_DAY}|{_LEAP_YEAR}0229)"
+_TIME = "(?:[01][0-9]|2[0-3])[0-5][0-9](?:[0-5][0-9](?:[0-9]{1,2})?)?"  # HHMM[SS[D[D]]], lengths 4, 6, 7, 8
+
+
+#: Segments that repeat within a set (line items, their details, remittance items, acknowledgment notes).
+_FREQUENT = ("IT1", "PID", "TXI", "PO1", "RMR", "ADX", "REF", "DTM", "ENT", "SAC", "N1", "N3", "N4", "AK2",
+             "AK3", "AK4", "AK5")
+
+
+@dataclass(frozen=True)
+class _Grammar:
+    """One version's dictionary compiled for one character set and set of delimiters."""
+
+    body: re.Pattern[str]  # every segment after the ISA, each with its terminator, to the end of the text
+    segment: re.Pattern[str]  # one segment: (tag, element data) — to read tags and values after ``body``
+
+
+def _class(chars: frozenset[str]) -> str:
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+
+
+def _value(es: ElementSpec, v: str, solid: str, allowed: frozenset[str]) -> str | None:
+    """A pattern matching exactly the values of ``es`` the detailed checks pass (``v``: one allowed character,
+    ``solid``: one allowed non-space character); None when the element needs the detailed checks."""
+    lo, hi = es.min, es.max
+    end = f"(?!{v})"
+    if es.type == "AN":
+        blanks = frozenset(c for c in allowed if c.isspace() and c not in "\r\n")
+        lead = f"{_class(blanks)}*" if blanks else ""
+        return f"(?={lead}{solid}){v}{{{lo},{hi}}}{end}"
+    if es.type == "ID":
+        if es.codes is None:
+            return f"{v}{{{max(lo, 1)},{hi}}}"
+        fitting = sorted((c for c in es.codes if lo <= len(c) <= hi and allowed.issuperset(c)),
+                         key=lambda c: (-len(c), c))  # longest first: no reliance on backtracking order
+        return f"(?:{'|'.join(map(re.escape, fitting))}){end}" if fitting else None
+    minus = "-?" if "-" in allowed else ""
+    if es.type.startswith("N") and es.type[1:].isdigit():
+        return f"{minus}[0-9]{{{max(lo, 1)},{hi}}}{end}"
+    if es.type == "R":
+        if "." not in allowed:
+            return f"(?={minus}[0-9]{{{max(lo, 1)},{hi}}}{end}){minus}[0-9]+{end}"
+        return (f"(?={minus}\\.?(?:[0-9]\\.?){{{max(lo, 1)},{hi}}}{end})"
+                f"{minus}(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+){end}")
+    if es.type == "DT":
+        return f"{_DATE}{end}"
+    if es.type == "TM":
+        return f"(?=[0-9]{{{lo},{hi}}}{end}){_TIME}{end}"
+    return None
+
+
+def _composite(es: ElementSpec, v: str, solid: str, allowed: frozenset[str], comp: str) -> str | None:
+    """Components joined by the component separator; the required ones up to the last, the rest optional."""
+    sources: list[str] = []
+    for component in es.components:
+        source = _value(component, v, solid, allowed)
+        if source is None:
+            return None
+        sources.append(source if component.required else f"(?:{source})?")
+    required = [i for i, component in enumerate(es.components, start=1) if component.required]
+    last = required[-1] if required else 1
+    tail = ""
+    for source in reversed(sources[last:]):
+        tail = f"(?:{comp}{source}{tail})?"
+    return comp.join(sources[:last]) + tail
+
+
+def _segment(spec: SegmentSpec, v: str, solid: str, allowed: frozenset[str], sep: str, comp: str, free: str
+             ) -> str | None:
+    """``TAG*…`` for one segment, without its terminator; ``free`` is one character that is no delimiter."""
+    sources: list[str] = []
+    for es in spec.elements:
+        source = (_composite(es, v, solid, allowed, comp) if es.type == "COMP"
+                  else _value(es, v, solid, allowed))
+        if source is None:
+            return None
+        sources.append(source)
+    last_required = spec.required_positions[-1] if spec.required_positions else 1
+    # A pair note (P) on two adjacent optional elements of the tail is written into the sequence itself —
+    # both, or neither — which costs the scan nothing; the other notes are lookaheads from the tag.
+    paired = {note.positions[0]: note for note in spec.notes
+              if note.kind == "P" and len(note.positions) == 2
+              and note.positions[1] == note.positions[0] + 1 and note.positions[0] > last_required}
+    lookaheads = "".join(_note(note.kind, note.positions, sep, free) for note in spec.notes
+                         if note.positions[0] not in paired or paired[note.positions[0]] is not note)
+    head = [f"(?={free}){source}" if es.required else f"(?:{source})?"
+            for es, source in zip(spec.elements[:last_required], sources, strict=False)]
+    units: list[str] = []  # each starts with the separator before its first element
+    position = last_required + 1
+    while position <= len(sources):
+        if position in paired:
+            first, second = sources[position - 1], sources[position]
+            units.append(f"{sep}(?:{first}{sep}{second}|{sep}(?!{free}))")
+            position += 2
+        else:
+            units.append(f"{sep}(?:{sources[position - 1]})?")
+            position += 1
+    tail = ""
+    for unit in reversed(units):
+        tail = f"(?:{unit}{tail})?"
+    # Not ending in a separator: no trailing empty element, and at least one element with data.
+    return f"{re.escape(spec.tag)}(?={sep}){lookaheads}{sep}{sep.join(head)}{tail}(?<!{sep})"
+
+
+def _note(kind: str, positions: Sequence[int], sep: str, free: str) -> str:
+    """A syntax note as lookaheads from just after the tag (reference: P paired, R required, C conditional,
+    L list conditional, E exclusion; ``validator._note_violations`` is the rule)."""
+    def here(p: int) -> str:  # element p has data
+        return f"(?=(?:{sep}{free}*){{{p - 1}}}{sep}{free})"
+
+    def absent(p: int) -> str:
+        return f"(?!(?:{sep}{free}*){{{p - 1}}}{sep}{free})"
+
+    first, rest = positions[0], positions[1:]
+    if kind == "P":
+        return f"(?:{''.join(map(here, positions))}|{''.join(map(absent, positions))})"
+    if kind == "R":
+        return f"(?:{'|'.join(map(here, positions))})"
+    if kind == "C":
+        return f"(?:{absent(first)}|{''.join(map(here, rest))})"
+    if kind == "L":
+        return f"(?:{absent(first)}|{'|'.join(map(here, rest))})"
+    # E: no two present
+    pairs = [(a, b) for i, a in enumerate(positions) for b in positions[i + 1:]]
+    return "".join(f"(?!{here(a)}{here(b)})" for a, b in pairs)
+
+
+@lru_cache(maxsize=64)
+def _grammar(version: str, allowed: frozenset[str], delimiters: tuple[str, str, str]) -> _Grammar:
+    sep, comp, term = (re.escape(d) for d in delimiters)
+    free = f"[^{sep}{term}]"
+    chars = allowed - {"\r", "\n"}  # CR/LF between segments are the tokenizer's to forgive, not ours
+    v, solid = _class(chars), _class(frozenset(c for c in chars if not c.isspace()))
+    # The expression tries the segments in turn: the ones a set repeats come first, and segments sharing a
+    # first letter are grouped under it, so that a segment meets few alternatives before its own.
+    specs = sorted((spec for spec in segments_for(version).values() if spec.tag != "ISA"),
+                   key=lambda spec: _FREQUENT.index(spec.tag) if spec.tag in _FREQUENT else len(_FREQUENT))
+    by_letter: dict[str, list[str]] = {}
+    for spec in specs:
+        source = _segment(spec, v, solid, allowed, sep, comp, free)
+        if source is not None:
+            by_letter.setdefault(spec.tag[0], []).append(source[len(re.escape(spec.tag[0])):])
+    branches = [f"{re.escape(letter)}(?:{'|'.join(rest)})" for letter, rest in by_letter.items()]
+    body = re.compile(f"(?:(?:{'|'.join(branches)}){term})*")
+    return _Grammar(body, re.compile(f"({free}+){sep}([^{term}]*){term}"))
+
+
+@lru_cache(maxsize=64)
+def _isa_pattern(sep: str, term: str) -> re.Pattern[str]:
+    """The ISA's fixed widths and codes (``validator._check_isa``); date and time are tested after."""
+    # CR and LF are excluded: the tokenizer strips them from the ends of the ISA it reads.
+    s, any_ = re.escape(sep), f"[^{re.escape(sep)}{re.escape(term)}\\r\\n]"
+    qualifier = "(?:" + "|".join(sorted(c for c in C_I05 if re.fullmatch("[0-9A-Z]{2}", c))) + ")"
+    filled = f"(?={any_}*[^\\s{re.escape(sep)}{re.escape(term)}]){any_}{{15}}"  # not blank
+    fields = ["ISA", "(?:00|03)", f"{any_}{{10}}", "(?:00|01)", f"{any_}{{10}}", qualifier, filled, qualifier,
+              filled, "([0-9]{6})", "([0-9]{4})", f"({any_})", "(00401|00501)", "[0-9]{9}", "[01]", "[PTI]",
+              any_]
+    return re.compile(s.join(fields) + re.escape(term))
+
+
+@dataclass(frozen=True)
+class Scan:
+    """An interchange whose ISA, envelope and every element passed: what remains for the validator."""
+
+    element: str  # the element separator, to split the values the remaining checks read
+    # (ST01, the tags from ST to SE, and (tag, element data) of each of those segments)
+    sets: list[tuple[str, tuple[str, ...], Sequence[tuple[str, str]]]]
+
+
+def scan(text: str, charset: Charset) -> Scan | None:
+    """The transaction sets of ``text`` when the ISA, the envelope (sequence, counts, control numbers,
+    GS01/ST01) and every element would pass the detailed checks; None when any might not."""
+    try:
+        d, isa_length = read_delimiters(text)
+    except X12ParseError:
+        return None
+    if not _isa_clean(text[:isa_length], d):
+        return None
+    sep, term = d.element, d.segment
+    delims = tuple(c for c in (sep, d.component, d.repetition, term) if c)
+    allowed = allowed_characters(charset, "00501" if text[_ISA12] == "00501" else "00401", delims)
+    end_of_gs = text.find(term, isa_length)
+    gs = text[isa_length:end_of_gs].split(sep)
+    if gs[0] != "GS" or len(gs) != 9 or gs[8][:6] not in _SUPPORTED_VERSIONS:
+        return None
+    version = gs[8]
+    grammar = _grammar("00501" if version.startswith("00501") else "00401", allowed, (sep, d.component, term))
+    if grammar.body.fullmatch(text, isa_length) is None:
+        return None
+    sets = _envelope_sets(grammar.segment.findall(text, isa_length), text[_ISA13], d, version)
+    return None if sets is None else Scan(sep, sets)
+
+
+def _isa_clean(isa: str, d: ReadDelimiters) -> bool:
+    chars = [d.element, d.component, d.segment] + ([d.repetition] if d.repetition else [])
+    if len(set(chars)) != len(chars) or any(c.isalnum() or c == " " for c in chars):
+        return False
+    match = _isa_pattern(d.element, d.segment).fullmatch(isa)
+    if match is None:
+        return False
+    date, time, standards, version = match.groups()
+    if version == "00401" and standards != "U":
+        return False
+    return fmt.is_valid_isa_date(date) and fmt.is_valid_time(time)
+
+
+def _envelope_sets(segments: Sequence[tuple[str, str]], isa13: str, d: ReadDelimiters, version: str
+                   ) -> list[tuple[str, tuple[str, ...], Sequence[tuple[str, str]]]] | None:
+    """GS (ST … SE)+ GE, repeated, then IEA, with every count and control number and GS01/ST01 right; the
+    sets found. ``segments`` is (tag, element data) of every segment after the ISA, all element-clean."""
+    sep = d.element
+    out: list[tuple[str, tuple[str, ...], Sequence[tuple[str, str]]]] = []
+    tags: tuple[str, ...] = next(zip(*segments, strict=True)) if segments else ()
+    groups = 0
+    group_numbers: set[str] = set()
+    i, n = 0, len(segments)
+    while i < n and segments[i][0] == "GS":
+        gs = segments[i][1].split(sep)
+        group, functional_id = gs[5], gs[0]
+        if group in group_numbers or gs[7] != version:
+            return None
+        group_numbers.add(group)
+        groups += 1
+        i += 1
+        sets = 0
+        set_numbers: set[str] = set()
+        while i < n and segments[i][0] == "ST":
+            end = _set_end(tags, i)
+            if end is None:
+                return None
+            st = segments[i][1].split(sep)
+            se = segments[end][1].split(sep)
+            set_id, control = st[0], st[1]
+            if (control in set_numbers or se[0] != str(end - i + 1) or se[1] != control
+                    or set_id not in STRUCTURES or FUNCTIONAL_ID[set_id] != functional_id):
+                return None
+            set_numbers.add(control)
+            out.append((set_id, tags[i:end + 1], segments[i:end + 1]))
+            sets += 1
+            i = end + 1
+        if i >= n or segments[i][0] != "GE":
+            return None
+        ge = segments[i][1].split(sep)
+        if ge[0] != str(sets) or ge[1] != group:
+            return None
+        i += 1
+    if groups == 0 or i != n - 1 or segments[i][0] != "IEA":
+        return None
+    iea = segments[i][1].split(sep)
+    return out if iea[0] == str(groups) and iea[1] == isa13 else None
+
+
+def _set_end(tags: tuple[str, ...], start: int) -> int | None:
+    """The index of the SE closing the set that starts at ``start``; None when another envelope segment
+    comes first or none follows."""
+    try:
+        end = tags.index("SE", start + 1)
+    except ValueError:
+        return None
+    inside = tags[start + 1:end]
+    return None if "ST" in inside or "GS" in inside or "GE" in inside or "IEA" in inside else end
