@@ -1,4 +1,17 @@
-"""What the stage modules share: the partitioning's backfill policy, partition days of a run, metadata helpers."""
+"""What the stage modules share: the partitioning's backfill policy, partition days of a run, metadata helpers.
+
+Per-partition metadata. A run covers up to 31 day partitions (``BACKFILL_POLICY``), and Dagster records one
+``ASSET_MATERIALIZATION`` per partition of the step's output (``_get_output_asset_events`` in
+``dagster/_core/execution/plan/execute_step.py``). The metadata of each such event is the output's own
+(``MaterializeResult.metadata``, the same on every partition) merged with what the asset added for that partition
+through ``context.add_asset_metadata(…, partition_key=…)`` (public API; kept per asset and partition by the step's
+``OutputMetadataAccumulator``, and refused for a key the run does not target). The stage assets therefore return an
+empty ``MaterializeResult`` and hand each day its own figures (``partition_metadata``): the events themselves, and
+with them the partition status, backfill progress, data versions and asset checks, are Dagster's unchanged. What
+this relies on: that merge order (partition-scoped entries win), and that nothing else adds run-wide metadata.
+What a run did beyond its own days (reference data, documents of other days it completed, listing sizes) is in one
+JSON entry, ``run``, named as the run's and never plotted.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +53,31 @@ def counter_metadata(prefix: str, counts: Mapping[Any, int]) -> dict[str, dg.Met
         name = "/".join(key) if isinstance(key, tuple) else str(key)
         out[f"{prefix}/{name}"] = dg.MetadataValue.int(int(value))
     return out
+
+
+def partition_metadata(context: dg.AssetExecutionContext, figures: Mapping[dt.date, Mapping[str, Any]],
+                       run: Mapping[str, Any]) -> dg.MaterializeResult:
+    """Each of the run's partitions gets its own ``figures`` (nothing for a day that has none) and the run-wide
+    ``run`` entry; a numeric entry some day has is 0 on the days without it, so every plot has a point per
+    partition. Returns the result the asset returns, empty: the figures travel with each partition's event."""
+    zero: dict[str, int | float] = {}
+    for entries in figures.values():
+        for name, value in entries.items():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, float | dg.FloatMetadataValue):
+                zero[name] = 0.0
+            elif isinstance(value, int | dg.IntMetadataValue):
+                zero.setdefault(name, 0)
+    for key in context.partition_keys:
+        own = figures.get(dt.date.fromisoformat(key), {})
+        context.add_asset_metadata({**zero, **own, "run": dg.MetadataValue.json(dict(run))}, partition_key=key)
+    return dg.MaterializeResult()
+
+
+def run_scope(days: Sequence[dt.date]) -> dict[str, Any]:
+    """The head of a ``run`` entry: which partitions the run covered."""
+    return {"partitions": f"{days[0].isoformat()}..{days[-1].isoformat()}" if days else "", "days": len(days)}
 
 
 def days_of_run(tags: Mapping[str, str]) -> list[dt.date]:

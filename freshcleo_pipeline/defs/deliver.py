@@ -1,4 +1,14 @@
-"""Stage assets: Cleo deliveries (idempotent upload, receipt), with the audit reconciliation check."""
+"""Stage assets: Cleo deliveries (idempotent upload, receipt), with the audit reconciliation check.
+
+The stage delivers every file not yet confirmed in Cleo, whatever its day. Each partition's metadata counts the
+documents of that day this run delivered (``documents/<partner>``; the days add up to the run's) and the files
+that carried at least one of them (``files_delivered``, ``files/<partner>``): a file carrying documents of two days
+counts on both, so files do not add up across days; the run's file count is in its ``run`` entry, with the
+documents of days outside the run it completed and the uploads in doubt or in conflict.
+"""
+
+import datetime as dt
+from typing import Any
 
 import dagster as dg
 
@@ -7,12 +17,15 @@ from freshcleo_pipeline.defs.common import (
     SYNC_RETRY,
     counter_metadata,
     days_of_run,
+    partition_metadata,
     preview_table,
+    run_days,
+    run_scope,
 )
 from freshcleo_pipeline.defs.edi import edi_interchanges
 from freshcleo_pipeline.defs.partitions import daily_partitions
 from freshcleo_pipeline.defs.resources import FreshBooksResource, LedgerResource, PipelineResource
-from freshcleo_pipeline.sync.deliver import deliver
+from freshcleo_pipeline.sync.deliver import DeliverSummary, deliver
 from freshcleo_pipeline.sync.reconcile import reconcile
 
 
@@ -31,20 +44,33 @@ from freshcleo_pipeline.sync.reconcile import reconcile
     "under the same name and ISA13 after the partner's acknowledgment window, never at once.",
 )
 def cleo_deliveries(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    days = run_days(context)
     with pipeline.open(context) as ctx:
         summary = deliver(ctx)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(summary.documents.values()),
+    figures = {day: _figures(summary, day) for day in days}
+    return partition_metadata(context, figures, {
+        **run_scope(days),
         "files_delivered": sum(summary.files.values()),
+        "documents_delivered": sum(summary.documents.values()),
+        "documents_outside_partitions": sum(n for (day, _), n in summary.documents_by_day.items()
+                                            if day not in days),
         "already_present_after_retry": summary.already_present,
-        "uploads_in_doubt": len(summary.in_doubt),
-        "name_conflicts": len(summary.conflicts),
-        **({"in_doubt": dg.MetadataValue.text("\n".join(summary.in_doubt))} if summary.in_doubt else {}),
-        **({"conflicts": dg.MetadataValue.text("\n".join(summary.conflicts))} if summary.conflicts else {}),
-        **counter_metadata("files", summary.files),
-        **counter_metadata("documents", summary.documents),
-        "receipts": preview_table(summary.receipts),
+        "uploads_resent": summary.resent,
+        "uploads_in_doubt": summary.in_doubt[:20],
+        "name_conflicts": summary.conflicts[:20],
     })
+
+
+def _figures(summary: DeliverSummary, day: dt.date) -> dict[str, Any]:
+    documents = {partner: n for (d, partner), n in summary.documents_by_day.items() if d == day}
+    files = {partner: n for (d, partner), n in summary.files_by_day.items() if d == day}
+    return {
+        "dagster/row_count": sum(documents.values()),
+        "files_delivered": sum(files.values()),
+        **counter_metadata("files", files),
+        **counter_metadata("documents", documents),
+        "receipts": preview_table([r for r in summary.receipts if day.isoformat() in r.get("days", "").split()]),
+    }
 
 
 @dg.asset_check(asset=cleo_deliveries,
@@ -54,10 +80,7 @@ def deliveries_reconcile_with_freshbooks(context: dg.AssetCheckExecutionContext,
                                          freshbooks: FreshBooksResource) -> dg.AssetCheckResult:
     days = days_of_run(context.run.tags)
     led = ledger.get_ledger()
-    try:
-        result = reconcile(led, days, freshbooks.account_id(led))
-    finally:
-        led.dispose()
+    result = reconcile(led, days, freshbooks.account_id(led))
     return dg.AssetCheckResult(
         passed=result.passed,
         severity=dg.AssetCheckSeverity.ERROR,

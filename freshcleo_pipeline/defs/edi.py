@@ -1,12 +1,32 @@
-"""Stage assets: X12 interchanges (one per partner and transaction set), with the blocking validity check."""
+"""Stage assets: X12 interchanges (one per partner and transaction set), with the blocking validity check.
+
+Each partition's metadata counts the transaction sets this run rendered for the day's documents (by partner and
+purpose, with their money) and the files carrying them. A file may carry documents of several days: it is listed
+under each of them with that day's sets, so the days' sets add up to the run's, while a file counts once per day
+it serves. Sets of days outside the run (pending from an earlier run), the outbox decisions and the mapping
+figures are the run's, in its ``run`` entry.
+"""
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 from sqlalchemy import select
 
-from freshcleo_pipeline.defs.common import BACKFILL_POLICY, counter_metadata, preview_table, run_days
+from freshcleo_pipeline.defs.common import (
+    BACKFILL_POLICY,
+    counter_metadata,
+    partition_metadata,
+    preview_table,
+    run_days,
+    run_scope,
+)
 from freshcleo_pipeline.defs.normalize import normalized_documents
 from freshcleo_pipeline.defs.partitions import daily_partitions
 from freshcleo_pipeline.defs.resources import LedgerResource, PartnerDirectoryResource, PipelineResource
+from freshcleo_pipeline.ledger import partition_figures
+from freshcleo_pipeline.ledger.partition_figures import RenderedSet
 from freshcleo_pipeline.ledger.schema import interchanges
 from freshcleo_pipeline.sync.render import RenderSummary, plan, render_pending
 from freshcleo_pipeline.x12.validator import validate_interchange
@@ -23,20 +43,45 @@ from freshcleo_pipeline.x12.validator import validate_interchange
     "interchanges rendered for them, control numbers allocated in the ledger, stored before any upload.",
 )
 def edi_interchanges(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    days = run_days(context)
     summary = RenderSummary()
     with pipeline.open(context) as ctx:
-        plan(ctx, run_days(context), pipeline.account_id(ctx), summary)
+        plan(ctx, days, pipeline.account_id(ctx), summary)
         render_pending(ctx, summary)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(i["sets"] for i in summary.interchanges),
+        with ctx.ledger.begin() as conn:
+            rendered = partition_figures.rendered_sets(conn, context.run.run_id)
+    figures = {day: _figures([s for s in rendered if s.day == day]) for day in days}
+    return partition_metadata(context, figures, {
+        **run_scope(days),
+        "sets": sum(i["sets"] for i in summary.interchanges),
+        "sets_outside_partitions": sum(1 for s in rendered if s.day not in days),
         "interchanges": len(summary.interchanges),
         "invalid_interchanges": summary.invalid_interchanges,
         "unmappable_documents": summary.unmappable,
         "data_adjustments": summary.adjustments,
-        **counter_metadata("queued", summary.enqueued),
-        **counter_metadata("not_sent_by_policy", summary.ignored),
-        "files": preview_table(summary.interchanges),
+        "queued": {"/".join(k): n for k, n in sorted(summary.enqueued.items())},
+        "not_sent_by_policy": dict(summary.ignored),
     })
+
+
+def _figures(sets: list[RenderedSet]) -> dict[str, Any]:
+    files: dict[str, dict[str, Any]] = {}
+    money: dict[str, Decimal] = {}
+    for s in sets:
+        row = files.setdefault(s.file_name, {"partner": s.partner_id, "transaction_set": s.transaction_set,
+                                             "isa13": s.isa13, "file_name": s.file_name, "sets": 0,
+                                             "total": Decimal(0), "valid": s.valid})
+        row["sets"] += 1
+        row["total"] += s.total
+        money[s.partner_id] = money.get(s.partner_id, Decimal(0)) + s.total
+    return {
+        "dagster/row_count": len(sets),
+        "interchanges": len(files),
+        "invalid_sets": sum(1 for s in sets if not s.valid),
+        **counter_metadata("sets", Counter((s.partner_id, s.purpose) for s in sets)),
+        **{f"total/{partner}": dg.MetadataValue.float(float(v)) for partner, v in sorted(money.items())},
+        "files": preview_table([{**row, "total": str(row["total"])} for row in files.values()]),
+    }
 
 
 @dg.asset_check(asset=edi_interchanges, blocking=True,
@@ -44,15 +89,11 @@ def edi_interchanges(context: dg.AssetExecutionContext, pipeline: PipelineResour
                 "uploaded.")
 def edi_interchanges_are_valid(context: dg.AssetCheckExecutionContext, ledger: LedgerResource,
                                partners: PartnerDirectoryResource) -> dg.AssetCheckResult:
-    led = ledger.get_ledger()
     directory = partners.load()
-    try:
-        with led.begin() as conn:
-            rows = conn.execute(select(interchanges.c.file_name, interchanges.c.partner_id, interchanges.c.content,
-                                       interchanges.c.state)
-                                .where(interchanges.c.run_id == context.run.run_id)).all()
-    finally:
-        led.dispose()
+    with ledger.get_ledger().begin() as conn:
+        rows = conn.execute(select(interchanges.c.file_name, interchanges.c.partner_id, interchanges.c.content,
+                                   interchanges.c.state)
+                            .where(interchanges.c.run_id == context.run.run_id)).all()
     problems: list[str] = []
     for name, partner_id, content, state in rows:
         errors = validate_interchange(content, charset=directory.get(partner_id).charset)

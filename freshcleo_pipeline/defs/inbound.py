@@ -6,14 +6,19 @@ import datetime as dt
 import dagster as dg
 
 from freshcleo_pipeline.defs.common import SYNC_RETRY, counter_metadata
+from freshcleo_pipeline.defs.deliver import cleo_deliveries
 from freshcleo_pipeline.defs.resources import LedgerResource, PartnerDirectoryResource, PipelineResource
 from freshcleo_pipeline.sync.doubts import conflicts as name_conflicts
 from freshcleo_pipeline.sync.doubts import doubts
 from freshcleo_pipeline.sync.inbound import acknowledgment_health, poll_inbound
 
 
+# Acknowledgments answer deliveries, so the graph shows inbound downstream of them. The edge is for reading the
+# graph only: inbound polls every partner folder, not a day, so it depends on all delivery days at once and
+# stays unpartitioned (a missing day of deliveries does not hold it back; nothing automates it from this edge).
 @dg.asset(
     group_name="inbound",
+    deps=[dg.AssetDep(cleo_deliveries, partition_mapping=dg.AllPartitionMapping())],
     retry_policy=SYNC_RETRY,
     pool="cleo_api",
     kinds={"cleo"},
@@ -42,7 +47,21 @@ def cleo_inbound_files(context: dg.AssetExecutionContext, pipeline: PipelineReso
         **counter_metadata("acks_sent", summary.acks_sent),
         "uploads_proven_by_ack": summary.proven,
         "uploads_resent": summary.resent,
+        "files_by_partner": _outcome_table(summary.outcomes),
     })
+
+
+MAX_FILES_SHOWN = 200
+
+
+def _outcome_table(outcomes: list[tuple[str, str, str, str]]) -> dg.MetadataValue:
+    """Partner → file → what became of it in this poll, bounded; the ledger keeps every file."""
+    if not outcomes:
+        return dg.MetadataValue.md("no files this poll")
+    rows = [f"| {p} | {f} | {k} | {o} |" for p, f, k, o in sorted(outcomes)[:MAX_FILES_SHOWN]]
+    more = len(outcomes) - len(rows)
+    return dg.MetadataValue.md("\n".join(["| partner | file | kind | outcome |", "|---|---|---|---|", *rows]
+                                         + ([f"\n… and {more} more (see `freshcleo trace <file>`)"] if more else [])))
 
 
 @dg.asset_check(asset=cleo_inbound_files,
@@ -52,12 +71,9 @@ def cleo_inbound_files(context: dg.AssetExecutionContext, pipeline: PipelineReso
 def acknowledgments_on_time(ledger: LedgerResource, partners: PartnerDirectoryResource) -> dg.AssetCheckResult:
     led = ledger.get_ledger()
     now = dt.datetime.now(dt.UTC)
-    try:
-        counts, attention = acknowledgment_health(led)
-        in_doubt = doubts(led, partners.load(), now)
-        taken = name_conflicts(led)
-    finally:
-        led.dispose()
+    counts, attention = acknowledgment_health(led)
+    in_doubt = doubts(led, partners.load(), now)
+    taken = name_conflicts(led)
     conflicts = [a.line() for a in attention if a.ack_state == "conflict"]
     overdue_doubts = [d for d in in_doubt if d.past_window(now)]
     return dg.AssetCheckResult(

@@ -18,7 +18,9 @@ inbound_job = dg.define_asset_job(
     description="Pull 997s and partner files from Cleo, apply acknowledgments, archive, flag overdue.",
 )
 
+# In-process too: it is one step, and a run started by the CLI then runs its steps in the process its pid tag
+# names (``run_health``), whoever launches it.
 partner_directory_job = dg.define_asset_job(
-    "partner_directory_job", selection=dg.AssetSelection.groups("reference"),
+    "partner_directory_job", executor_def=dg.in_process_executor, selection=dg.AssetSelection.groups("reference"),
     description="Align partners.yaml with FreshBooks clients/vendors and Cleo folders.",
 )

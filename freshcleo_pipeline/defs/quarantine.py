@@ -15,13 +15,9 @@ SHOWN = 20
 
 
 def _check(ledger: LedgerResource, stages: tuple[str, ...]) -> dg.AssetCheckResult:
-    led = ledger.get_ledger()
-    try:
-        with led.begin() as conn:
-            waiting = [e for stage in stages for e in quarantine.entries(conn, stage=stage, limit=SHOWN)]
-            counts = quarantine.counts(conn, stages=stages)
-    finally:
-        led.dispose()
+    with ledger.get_ledger().begin() as conn:
+        waiting = [e for stage in stages for e in quarantine.entries(conn, stage=stage, limit=SHOWN)]
+        counts = quarantine.counts(conn, stages=stages)
     lines = [f"#{e.id} {e.stage} {e.kind} {e.reference}" + (f" ({e.partner_id})" if e.partner_id else "")
              + f": {e.reason_code}: {e.reason[:160]}" for e in sorted(waiting, key=lambda e: e.id)[:SHOWN]]
     total = sum(counts.values())

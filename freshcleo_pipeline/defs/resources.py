@@ -13,7 +13,8 @@ run is tagged so that run-level retries (``run_retries`` in dagster.yaml) do not
 else (network, 5xx, a busy database) keeps the step's retry policy.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Dagster reads the resource fields' annotations as classes to let
+# ``PipelineResource.ledger`` take the partial ``LedgerResource`` (see ``build_resources``); strings hide them.
 
 import os
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from freshcleo_pipeline.cleo.auth import CleoLoginRefusedError
 from freshcleo_pipeline.cleo.client import CleoClient
@@ -37,12 +39,26 @@ from freshcleo_pipeline.sync.context import SyncContext
 
 
 class LedgerResource(dg.ConfigurableResource):
-    """The ledger database (migrated on open); the caller disposes of the ``Ledger`` it gets."""
+    """The ledger database, one engine per run: every asset and check of the run gets the same ``Ledger``.
+
+    It is opened (and migrated) on first use inside a step, not when the resource initializes, so a database that
+    is briefly unreachable fails the step under its retry policy, as any other transient error does. Dagster
+    tears the resource down once when the run's process ends (once per sensor evaluation for a sensor), and the
+    engine is disposed then; callers never dispose of it themselves.
+    """
 
     url: str
+    _ledger: Ledger | None = PrivateAttr(default=None)
 
     def get_ledger(self) -> Ledger:
-        return open_ledger(self.url)
+        if self._ledger is None:
+            self._ledger = open_ledger(self.url)
+        return self._ledger
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._ledger is not None:
+            self._ledger.dispose()
+            self._ledger = None
 
 
 class FreshBooksResource(dg.ConfigurableResource):
@@ -147,8 +163,6 @@ class PipelineResource(dg.ConfigurableResource):
                 raise
             _no_run_retry(context)
             raise failure from exc
-        finally:
-            ledger.dispose()
 
     def account_id(self, ctx: SyncContext) -> str:
         return self.freshbooks.account_id(ctx.ledger)
@@ -240,7 +254,11 @@ def _value(settings: Settings, resolve: Callable[[], object]) -> str:
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     s = settings or get_settings()
     handles: dict[str, Any] = {
-        "ledger": LedgerResource(url=s.resolved_ledger_url()),
+        # A partial resource (every field given, nothing left for launch time): Dagster resolves a nested partial
+        # resource to the top-level key holding the same object, so ``pipeline.ledger`` is the run's one
+        # ``ledger`` and every asset and check shares its engine. A fully configured nested resource would be
+        # initialized apart, with an engine of its own.
+        "ledger": LedgerResource.configure_at_launch(url=s.resolved_ledger_url()),
         "freshbooks": FreshBooksResource(
             api_url=_value(s, s.resolved_freshbooks_api_url), auth_url=_value(s, s.resolved_freshbooks_auth_url),
             client_id=_value(s, s.resolved_freshbooks_client_id), client_secret=_secret("FRESHBOOKS_CLIENT_SECRET"),

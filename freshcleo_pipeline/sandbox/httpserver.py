@@ -4,21 +4,33 @@ Owns how an emulator is served on loopback and how faults are injected; knows no
 Emulators subclass ``Emulator`` and register routes with path templates; the counters are keyed by the
 template so tests can read "how many invoice list requests" without caring about ids.
 
-Faults (``POST /_sandbox/faults``, or ``Emulator.faults.add`` in-process), each for the next N matching
-requests or at a rate, optionally limited to a path prefix:
+Faults (``POST /_sandbox/faults``, or ``Emulator.faults.add`` in-process; when they fire: ``faults``):
 - ``status``: answer with that status without handling the request (429 carries ``Retry-After``);
 - ``reset``: drop the connection without handling the request;
-- ``lost_response``: handle the request (its effects happen) and drop the connection instead of answering;
-- ``slow``: wait ``delay`` seconds, then handle normally.
-The ``/_sandbox/`` prefix is used by neither real API.
+- ``lost_response`` (alias ``drop_after_commit``, the reference's name): handle the request (its effects happen)
+  and drop the connection instead of answering;
+- ``slow`` (alias ``delay``): wait ``delay`` seconds, then handle normally;
+- ``trickle``: handle normally, then send the body in ``chunk``-byte pieces, ``delay`` seconds before each;
+- ``truncate``: handle normally, announce the full ``Content-Length``, send ``keep`` bytes (default half) and
+  close the connection;
+- ``rate_limit``: a token bucket per account (``account_of``), ``per_second`` requests with ``burst``; beyond it
+  429 with ``Retry-After`` (whole seconds, at least 1) without handling the request;
+- the kinds an emulator adds (``fault_kinds``), applied by its ``apply_fault``.
+
+Test surface: ``GET /_sandbox/counters`` (answers by method, route template and status; ``DELETE`` clears them,
+the request log and the fault counts), ``GET /_sandbox/requests`` (the bounded request log, ``?limit=``),
+``GET /_sandbox/stats`` (``stats()``: the counters as "METHOD template status", faults fired by action, peak
+concurrent requests; an emulator adds its own figures). Dropped connections count as status 0.
+The ``/_sandbox/`` prefix is used by neither real API (the Cleo reference's sketch calls it ``/_emulator/``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import email.parser
 import email.policy
 import json
-import random
+import math
 import re
 import socket
 import struct
@@ -29,7 +41,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, ClassVar
+
+from freshcleo_pipeline.sandbox.faults import GENERIC_KINDS, FaultKind, FaultPlan, FaultRule, Firing
+from freshcleo_pipeline.sandbox.traffic import LogEntry, RequestLog
+
+__all__ = ["CONTROL_PREFIX", "Delivery", "Emulator", "FaultKind", "FaultPlan", "FaultRule", "Firing", "Handler",
+           "Request", "Response", "Route", "compile_template"]
 
 CONTROL_PREFIX = "/_sandbox/"
 
@@ -76,11 +94,22 @@ class Request:
         return parts
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How the body goes out when a fault shapes it: ``chunk`` bytes at a time (0 = at once) with ``pause``
+    seconds before each, only the first ``keep`` bytes (None = all) and then the connection closed."""
+
+    chunk: int = 0
+    pause: float = 0.0
+    keep: int | None = None
+
+
 @dataclass
 class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    delivery: Delivery | None = None
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -110,57 +139,14 @@ def compile_template(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}/?$")
 
 
-FaultKind = Literal["status", "reset", "lost_response", "slow"]
-
-
-@dataclass
-class FaultRule:
-    kind: FaultKind
-    status: int = 503
-    retry_after: float | None = 1
-    delay: float = 0.0
-    path_prefix: str = ""
-    method: str = ""
-    remaining: int | None = None  # the next N matching requests…
-    rate: float | None = None  # …or this share of matching requests
-
-    def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.path_prefix) and (not self.method or self.method == method)
-
-
-class FaultPlan:
-    """Thread-safe list of fault rules; deterministic for a given seed."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self._rules: list[FaultRule] = []
-        self._lock = threading.Lock()
-        self._rng = random.Random(seed)
-
-    def add(self, rule: FaultRule) -> None:
-        with self._lock:
-            self._rules.append(rule)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-
-    def pick(self, method: str, path: str) -> FaultRule | None:
-        with self._lock:
-            for rule in list(self._rules):
-                if not rule.matches(method, path):
-                    continue
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining <= 0:
-                        self._rules.remove(rule)
-                    return rule
-                if rule.rate is not None and self._rng.random() < rule.rate:
-                    return rule
-        return None
-
-
 class _Drop(Exception):
-    """Raised inside the handler to drop the connection with a TCP reset."""
+    """Raised inside the handler to drop the connection with a TCP reset; ``key``/``status``: what is counted
+    (status 0 when nothing was handled, the handled status when the effects happened)."""
+
+    def __init__(self, key: str = "", status: int = 0) -> None:
+        super().__init__(key, status)
+        self.key = key
+        self.status = status
 
 
 class Emulator:
@@ -169,11 +155,16 @@ class Emulator:
     name = "emulator"
     #: The ``Server`` header of every answer; None keeps the standard library's.
     server_header: str | None = None
+    #: Fault kinds this emulator serves; kinds beyond ``GENERIC_KINDS`` are applied by ``apply_fault``.
+    fault_kinds: ClassVar[frozenset[str]] = GENERIC_KINDS
+    #: Kinds limited to one route key ("METHOD template"), e.g. a login fault to the login.
+    fault_scopes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, *, seed: int = 0) -> None:
         self.routes: list[Route] = []
         self.counters: Counter[tuple[str, str, int]] = Counter()
-        self.faults = FaultPlan(seed)
+        self.faults = FaultPlan(seed, kinds=self.fault_kinds, only_on=self.fault_scopes)
+        self.log = RequestLog()
         self._counter_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -182,6 +173,8 @@ class Emulator:
         self.route("DELETE", CONTROL_PREFIX + "counters", self._reset_counters)
         self.route("POST", CONTROL_PREFIX + "faults", self._post_fault)
         self.route("DELETE", CONTROL_PREFIX + "faults", self._clear_faults)
+        self.route("GET", CONTROL_PREFIX + "requests", self._get_requests)
+        self.route("GET", CONTROL_PREFIX + "stats", self._get_stats)
 
     # ---- routing ----
 
@@ -238,21 +231,48 @@ class Emulator:
                     for (m, t, s), n in sorted(self.counters.items())]
         return Response.json(200, {"counters": rows})
 
-    def _reset_counters(self, _request: Request) -> Response:
+    def reset_counts(self) -> None:
+        """Forget the counters, the request log and the fault counts (not the fault rules)."""
         with self._counter_lock:
             self.counters.clear()
+        self.log.clear()
+        self.faults.reset_counts()
+
+    def stats(self) -> dict[str, Any]:
+        """The figures of ``GET /_sandbox/stats``; emulators extend the dictionary with their own."""
+        with self._counter_lock:
+            requests = {f"{m} {t} {s}": n for (m, t, s), n in sorted(self.counters.items())}
+        return {"requests": requests, "faults": dict(sorted(self.faults.fired.items())),
+                "peak_concurrency": self.log.peak_concurrency}
+
+    def request_log(self) -> list[LogEntry]:
+        """The bounded request log, oldest first (control requests are not in it)."""
+        return self.log.entries()
+
+    def _reset_counters(self, _request: Request) -> Response:
+        self.reset_counts()
         return Response(204)
+
+    def _get_requests(self, request: Request) -> Response:
+        entries = self.request_log()
+        limit = request.arg("limit")
+        if limit is not None:
+            if not limit.isdigit():
+                return Response.json(400, {"message": f"limit: got {limit!r}; expected a whole number"})
+            entries = entries[-int(limit):] if int(limit) else []
+        return Response.json(200, {"requests": [e.summary() for e in entries]})
+
+    def _get_stats(self, _request: Request) -> Response:
+        return Response.json(200, self.stats())
 
     def _post_fault(self, request: Request) -> Response:
         data = request.json() or {}
+        if not isinstance(data, dict):
+            return Response.json(422, {"message": "bad fault rule: expected a JSON object"})
         try:
-            rule = FaultRule(**data)
-        except TypeError as exc:
+            self.faults.add(FaultRule.from_json(data))
+        except (TypeError, ValueError) as exc:
             return Response.json(422, {"message": f"bad fault rule: {exc}"})
-        if rule.kind not in ("status", "reset", "lost_response", "slow"):
-            return Response.json(422, {"message": f"kind: got {rule.kind!r}; expected status, reset, "
-                                                  "lost_response or slow"})
-        self.faults.add(rule)
         return Response.json(201, {"fault": data})
 
     def _clear_faults(self, _request: Request) -> Response:
@@ -261,27 +281,73 @@ class Emulator:
 
     # ---- serving ----
 
+    # ---- faults and the request log ----
+
+    def account_of(self, request: Request) -> str:
+        """The account a request runs as (rate limits and the log); "" when the emulator cannot tell."""
+        return ""
+
+    def now(self) -> dt.datetime:
+        """The time the request log records; an emulator with its own clock overrides it."""
+        return dt.datetime.now(dt.UTC)
+
+    def apply_fault(self, firing: Firing, request: Request) -> Response | None:
+        """Apply a kind beyond ``GENERIC_KINDS``: an answer instead of handling, or None to handle normally."""
+        raise NotImplementedError(f"fault kind {firing.rule.kind!r} is not served by {type(self).__name__}")
+
     def handle(self, request: Request) -> Response:
-        """Apply faults, dispatch, count. Raises _Drop to reset the connection."""
-        fault = None if request.path.startswith(CONTROL_PREFIX) else self.faults.pick(request.method,
-                                                                                       request.path)
-        if fault is not None:
-            if fault.kind == "reset":
-                self.count(self.route_key(request), 0)
+        """Apply faults, dispatch, count and log. Raises _Drop to reset the connection."""
+        if request.path.startswith(CONTROL_PREFIX):
+            return self.dispatch(request)[1]
+        self.log.enter()
+        key, status, label = self.route_key(request), 0, ""
+        account = self.account_of(request)
+        try:
+            firing = self.faults.pick(request.method, request.path, key, account)
+            label = firing.rule.label if firing is not None else ""
+            key, response = self._answer(request, key, firing)
+            status = response.status
+            return response
+        except _Drop as drop:
+            key, status = drop.key or key, drop.status
+            raise
+        finally:
+            self.log.leave()
+            self.count(key, status)
+            template = key.partition(" ")[2]
+            self.log.add(LogEntry(self.now(), request.method, request.path,
+                                  template if template.startswith("/") else "", status, account, label))
+
+    def _answer(self, request: Request, key: str, firing: Firing | None) -> tuple[str, Response]:
+        rule = firing.rule if firing is not None else None
+        if firing is not None and rule is not None:
+            if rule.kind == "reset":
                 raise _Drop
-            if fault.kind == "status":
+            if rule.kind == "status":
                 headers = {}
-                if fault.status == 429 and fault.retry_after is not None:
-                    headers["Retry-After"] = str(int(fault.retry_after))
-                self.count(self.route_key(request), fault.status)
-                return Response.json(fault.status, {"message": "injected fault"}, headers)
-            if fault.kind == "slow":
-                time.sleep(fault.delay)
+                if rule.status == 429 and rule.retry_after is not None:
+                    headers["Retry-After"] = str(int(rule.retry_after))
+                return key, Response.json(rule.status, {"message": "injected fault"}, headers)
+            if rule.kind == "rate_limit":
+                wait = max(1, math.ceil(firing.retry_after or 0))
+                return key, Response.json(429, {"message": "too many requests"}, {"Retry-After": str(wait)})
+            if rule.kind in ("slow", "delay"):
+                time.sleep(rule.delay)
+            elif rule.kind not in GENERIC_KINDS:
+                answer = self.apply_fault(firing, request)
+                if answer is not None:
+                    return key, answer
         key, response = self.dispatch(request)
-        self.count(key, response.status)
-        if fault is not None and fault.kind == "lost_response":
-            raise _Drop
-        return response
+        if rule is not None:
+            if rule.kind in ("lost_response", "drop_after_commit"):
+                # Counted and logged with the status it would have had: the effects happened.
+                raise _Drop(key, response.status)
+            if rule.kind == "trickle":
+                response.delivery = Delivery(chunk=rule.chunk, pause=rule.delay)
+            elif rule.kind == "truncate":
+                keep = len(response.body) // 2 if rule.keep is None else min(rule.keep, len(response.body))
+                response.delivery = Delivery(keep=keep)
+        return key, response
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
         """Serve in a daemon thread; ``port=0`` picks a free port. Returns self with ``url`` set."""
@@ -322,7 +388,25 @@ class Emulator:
                 self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()
                 if self.command != "HEAD":
+                    self._write(response)
+
+            def _write(self, response: Response) -> None:
+                shape = response.delivery
+                if shape is None:
                     self.wfile.write(response.body)
+                    return
+                body = response.body if shape.keep is None else response.body[:shape.keep]
+                step = shape.chunk or max(1, len(body))
+                try:
+                    for start in range(0, len(body), step):
+                        if shape.pause:
+                            time.sleep(shape.pause)
+                        self.wfile.write(body[start:start + step])
+                        self.wfile.flush()
+                except OSError:
+                    self.close_connection = True  # the client gave up waiting (its read timeout)
+                if shape.keep is not None:
+                    self.close_connection = True  # short of Content-Length: only closing can end it
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 

@@ -48,6 +48,10 @@ class DeliverSummary:
     in_doubt: list[str] = field(default_factory=list)  # files whose upload may or may not have reached Cleo
     conflicts: list[str] = field(default_factory=list)  # files whose name another file holds in the folder
     resent: int = 0  # in-doubt files re-sent after their partner's acknowledgment window
+    # Per partition day of the documents (a file may carry several days): each document counts under its own day,
+    # so the days add up to ``documents``; a file counts under every day it carries a document of.
+    documents_by_day: Counter[tuple[dt.date | None, str]] = field(default_factory=Counter)  # (day, partner) → docs
+    files_by_day: Counter[tuple[dt.date | None, str]] = field(default_factory=Counter)  # (day, partner) → files
 
 
 def deliver(ctx: SyncContext) -> DeliverSummary:
@@ -152,10 +156,13 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
             items=items)
     summary.files[partner.id] += 1
     summary.documents[partner.id] += len(items)
+    summary.documents_by_day.update((item.partition_date, partner.id) for item in items)
+    summary.files_by_day.update((day, partner.id) for day in {item.partition_date for item in items})
     summary.already_present += receipt.outcome == "already_present"
     summary.resent += resend
     summary.receipts.append({"partner": partner.id, "file": interchange.file_name, "documents": len(items),
-                             "outcome": receipt.outcome if not resend else f"resent ({receipt.outcome})"})
+                             "outcome": receipt.outcome if not resend else f"resent ({receipt.outcome})",
+                             "days": " ".join(sorted({str(i.partition_date) for i in items}))})
     ctx.log.info("delivered %s to %s (%d documents, %s)", interchange.file_name, folder, len(items),
                  receipt.outcome)
 

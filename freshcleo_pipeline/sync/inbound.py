@@ -76,6 +76,8 @@ class InboundSummary:
     acks_sent: Counter[str] = field(default_factory=Counter)  # 997 | 999 | TA1 → acknowledgments uploaded
     proven: int = 0  # in-doubt uploads an acknowledgment proved delivered
     resent: int = 0  # in-doubt uploads re-sent after their partner's acknowledgment window
+    # (partner, file name, kind, outcome) per file this poll took: the per-partner table of the inbound asset
+    outcomes: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 class UnreadableFile(FreshcleoError):
@@ -357,6 +359,9 @@ def _process(ctx: SyncContext, partner: TradingPartner, folder: str, name: str, 
             # overdue with the reason only in a file row, so the file waits in quarantine for a person.
             return _set_aside(ctx, partner.id, folder, name, cleo_file_id, content, digest, "unreadable_ack",
                               str(parsed["error"]), {"inbound_file_id": row.id}, summary), None
+    # ``row`` is the file as it was before this poll: applied now, or applied by an earlier poll.
+    summary.outcomes.append((partner.id, name, kind,
+                             "applied" if row.state in ("recorded", "error") else "already applied"))
     return "recorded", row.id
 
 
@@ -386,6 +391,7 @@ def _set_aside(ctx: SyncContext, partner_id: str | None, folder: str, name: str,
                        raw=content if kept else None, raw_size=size if isinstance(size, int) else None,
                        detail={"folder": folder, "cleo_file_id": cleo_file_id, **detail}, run_id=ctx.run_id)
     summary.quarantined[code] += 1
+    summary.outcomes.append((partner_id or "-", name, "file", f"quarantined: {code}"))
     ctx.log.warning("inbound file %s/%s of %s set aside (%s): %s", folder, name, partner_id, code, reason)
     return "set_aside" if kept else "left"
 

@@ -373,6 +373,10 @@ def timeline(trace: DocumentTrace) -> list[str]:
     partners = sorted({d["partner_id"] for d in trace.deliveries})
     out = [f"{trace.kind} {reference or trace.source_id} (FreshBooks id {trace.source_id}, account "
            f"{trace.account_id})" + (f" — partner {', '.join(partners)}" if partners else "")]
+    # The partition is named when the document is first seen, so its first number names it.
+    first = next((n["reference"] for n in trace.normalized if n.get("reference")), None)
+    out.append(f"  in the Dagster UI: asset document_lineage, partition "
+               f"{lineage_key(trace.kind, trace.account_id, trace.source_id, first)}")
     out.append("  versions:")
     for n, v in enumerate(trace.versions, 1):
         state = f", visibility {v['vis_state']}" if str(v.get("vis_state")) not in ("None", "", "0") else ""
@@ -449,3 +453,24 @@ def as_json(trace: DocumentTrace) -> dict[str, Any]:
                       "notes": list(e.notes), "detail": e.detail} for e in entries(trace)],
     })
     return data
+
+
+# ---- the document's name in the Dagster UI ----
+
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._:]+")
+KEY_REFERENCE_LENGTH = 40
+
+
+def lineage_key(kind: str, account_id: str, source_id: str, reference: str | None) -> str:
+    """The ``document_lineage`` partition of a document: ``invoice-0000123-100123`` (kind, number, FreshBooks id),
+    ``payment-100777`` without a number, ``x12_850-PO-7781-acme-retail-12-12-0001`` for a partner's set (kind,
+    their number, partner, ISA13-GS06-ST02). Searching a partition by substring then finds it by any of them;
+    characters other than letters, digits and ``. _ :`` become ``-`` so the key reads the same in a URL."""
+    def safe(text: str) -> str:
+        return re.sub(r"\.{2,}", ".", _KEY_UNSAFE.sub("-", text)).strip("-")  # Dagster refuses "..." in a key
+    number = safe(reference or "")[:KEY_REFERENCE_LENGTH]
+    if kind.startswith("x12_"):
+        parts = [kind, number, safe(account_id), safe(source_id)]
+    else:
+        parts = [kind, number, safe(source_id)]
+    return "-".join(p for p in parts if p)

@@ -22,26 +22,39 @@ called by the client. ``POST /_sandbox/files?folder=…&name=…`` puts any byte
 folder, for tests and demos in other processes; ``POST /_sandbox/partner-send`` has a partner send its own
 850/810/820 (``partner_documents``), which also records, and never answers, the acknowledgments we upload;
 ``GET /_sandbox/received`` lists what the partners received (without content) with the counters;
-``POST /_sandbox/pickup`` runs the pick-up now.
+``POST /_sandbox/pickup`` runs the pick-up now; ``POST /_sandbox/tokens/expire`` (or ``expire-tokens``) revokes
+every live token.
+
+Faults (reference §9.4): the shared kinds (``httpserver``) plus ``expire_tokens`` (every live token stops working
+when the rule fires, and the request goes on, so a bearer call meets its 401 at once; ``nth`` = "from the n-th
+matching request") and ``login_fail`` (the login answers 401 as for wrong credentials, whatever the rule's route:
+it only ever matches the login; the lockout does not count it). ``rate_limit`` buckets are per account: the
+configured user for any token issued here, the form's username at the login. ``GET /_sandbox/stats`` answers the
+§9.6 shape: ``requests``, ``auth``, ``uploads``, ``downloads``, ``deletes``, ``moves``, ``interchanges``, ``acks``,
+``faults``, ``peak_concurrency`` (see ``stats``, ``tokens``, ``routing``). ``DELETE /_sandbox/counters`` clears
+the request, login and transfer figures, never the partner side's records (interchanges, answers).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 import re
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from freshcleo_pipeline.sandbox.cleo.acks import AckDesk, AckRecord
 from freshcleo_pipeline.sandbox.cleo.clock import SandboxClock
 from freshcleo_pipeline.sandbox.cleo.config import SandboxConfig, SandboxPartner, load_config
 from freshcleo_pipeline.sandbox.cleo.partner_documents import AcknowledgmentReceived, PartnerDesk
 from freshcleo_pipeline.sandbox.cleo.routing import Pickup, ReceivedInterchange
+from freshcleo_pipeline.sandbox.cleo.stats import TransferTally, ack_summary
 from freshcleo_pipeline.sandbox.cleo.store import DOWNLOAD, UPLOAD, Folder, Store, StoredFile, StoreError
 from freshcleo_pipeline.sandbox.cleo.tokens import LoginRefused, TokenDesk
-from freshcleo_pipeline.sandbox.httpserver import CONTROL_PREFIX, Emulator, Handler, Request, Response
+from freshcleo_pipeline.sandbox.faults import GENERIC_KINDS
+from freshcleo_pipeline.sandbox.httpserver import CONTROL_PREFIX, Emulator, Firing, Handler, Request, Response
 from freshcleo_pipeline.settings import SANDBOX_CLEO_PASSWORD, SANDBOX_CLEO_USERNAME
 
 DEFAULT_PARTNERS_FILE = Path(__file__).resolve().parent.parent / "data" / "partners.yaml"
@@ -52,6 +65,7 @@ SERVER_HEADER = "freshcleo-sandbox-cleo"
 _FILTER = re.compile(r'^\s*(name|path)\s+(eq|sw)\s+"((?:[^"\\]|\\.)*)"\s*$')
 _FOLDER_HREF = re.compile(r"^/api/folders/([^/]+)/?$")
 _STATUS = {"missing": 404, "conflict": 409, "forbidden": 403}
+LOGIN_ROUTE = "POST /api/authentication"
 
 
 class CleoEmulator(Emulator):
@@ -70,6 +84,8 @@ class CleoEmulator(Emulator):
     """
 
     name = "cleo"
+    fault_kinds: ClassVar[frozenset[str]] = GENERIC_KINDS | {"expire_tokens", "login_fail"}
+    fault_scopes: ClassVar[dict[str, str]] = {"login_fail": LOGIN_ROUTE}
 
     def __init__(
         self,
@@ -99,6 +115,7 @@ class CleoEmulator(Emulator):
         self.clock = SandboxClock()
         self.config: SandboxConfig = load_config(Path(partners_file))
         self.store = Store()
+        self.transfers = TransferTally()
         self.tokens = TokenDesk(username, password, self.clock, token_lifetime, lockout)
         self.token_details = token_details
         self.max_upload_bytes = max_upload_bytes
@@ -132,6 +149,7 @@ class CleoEmulator(Emulator):
         ):
             self.route(method, template, self._bearer(handler))
         self.route("POST", CONTROL_PREFIX + "expire-tokens", self._control_expire)
+        self.route("POST", CONTROL_PREFIX + "tokens/expire", self._control_expire)
         self.route("POST", CONTROL_PREFIX + "deliver-acks", self._control_deliver)
         self.route("POST", CONTROL_PREFIX + "partner-documents", self._control_drop)
         self.route("GET", CONTROL_PREFIX + "acks", self._control_acks)
@@ -218,6 +236,48 @@ class CleoEmulator(Emulator):
         except Exception as exc:  # noqa: BLE001 - every answer, even a bug's, is JSON {"message"}
             return f"{request.method} <error>", _error(500, f"emulator error: {type(exc).__name__}: {exc}")
 
+    # ---- faults, log and stats ----
+
+    def apply_fault(self, firing: Firing, request: Request) -> Response | None:
+        if firing.rule.kind == "expire_tokens":
+            self.expire_tokens()
+            return None
+        if firing.rule.kind == "login_fail":
+            self.tokens.refuse()
+            return _error(401, "invalid username or password")
+        return super().apply_fault(firing, request)
+
+    def account_of(self, request: Request) -> str:
+        if request.method == "POST" and request.path.rstrip("/") == "/api/authentication":
+            if request.content_type != "application/x-www-form-urlencoded":
+                return ""
+            try:
+                return request.form().get("username", "")
+            except UnicodeDecodeError:
+                return ""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        known = scheme.lower() == "bearer" and self.tokens.known(token.strip())
+        return self.tokens.username if known else ""
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    def stats(self) -> dict[str, Any]:
+        """The §9.6 figures: requests, faults and peak concurrency (shared server), ``auth`` (``tokens``),
+        ``uploads``/``downloads``/``deletes``/``moves`` (``stats``), ``interchanges`` (what the partners received,
+        ``routing``; plus ``consumed`` by pick-up) and ``acks`` (the partners' answers, ``stats.ack_summary``)."""
+        figures = super().stats()
+        figures["auth"] = vars(self.tokens.counts).copy()
+        figures.update(self.transfers.summary())
+        figures["interchanges"] = vars(self.pickup.counts).copy()
+        figures["acks"] = ack_summary(self.acks.records)
+        return figures
+
+    def reset_counts(self) -> None:
+        super().reset_counts()
+        self.tokens.reset_counts()
+        self.transfers.clear()
+
     def _answers_delivered(self) -> int:
         return sum(1 for r in self.acks.records if r.delivered)
 
@@ -252,7 +312,10 @@ class CleoEmulator(Emulator):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token:
                 return _error(401, "missing bearer token")
-            if not self.tokens.valid(token.strip()):
+            state = self.tokens.state(token.strip())
+            if state != "valid":
+                if state == "expired":
+                    self.tokens.rejected_expired()
                 return _error(401, "invalid or expired token")
             try:
                 return handler(request)
@@ -303,7 +366,13 @@ class CleoEmulator(Emulator):
         if self.max_upload_bytes is not None and len(content) > self.max_upload_bytes:
             return _error(413, f"{name!r} is {len(content)} bytes; folder {folder.path!r} takes at most "
                                f"{self.max_upload_bytes}")
-        stored = self.store.put(folder, name, content, self.clock.now())
+        try:
+            stored = self.store.put(folder, name, content, self.clock.now())
+        except StoreError as exc:
+            if exc.kind == "conflict":
+                self.transfers.refused()
+            raise
+        self.transfers.uploaded(folder.path, name, content)
         answer = Response.json(201, stored.resource(), {"Location": stored.href})  # before pick-up may take it
         if folder.role == "outbound":
             self.pickup.arrived(stored)
@@ -317,6 +386,7 @@ class CleoEmulator(Emulator):
         if DOWNLOAD not in stored.folder.permissions:
             raise StoreError("forbidden", f"folder {stored.folder.path!r} does not allow downloads")
         disposition = f"attachment; filename=\"{stored.name}\""
+        self.transfers.downloaded(stored.folder.path, stored.name, len(stored.content))
         return Response(200, stored.content, {"Content-Type": "application/octet-stream",
                                               "Content-Disposition": disposition})
 
@@ -324,6 +394,7 @@ class CleoEmulator(Emulator):
         stored = self.store.file(request.params["file_id"])
         _require(stored.folder, DOWNLOAD, "taking files out")
         self.store.delete(stored)
+        self.transfers.deleted()
         return Response(204)
 
     def _move_file(self, request: Request) -> Response:
@@ -337,6 +408,7 @@ class CleoEmulator(Emulator):
             raise _BadRequest(f"name: got {name!r}; expected a file name")
         moved: StoredFile = self.store.move(stored, target, self.clock.now(),
                                             _checked_name(name) if name is not None else None)
+        self.transfers.moved()
         return Response.json(200, moved.resource())
 
     def _target_folder(self, request: Request) -> Folder:
