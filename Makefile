@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint typecheck unit ui sandbox bench clean
+.PHONY: install demo test lint typecheck unit ui sandbox bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ sandbox: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The README's images of the Dagster UI (docs/img), from a fresh demo in a temporary instance; needs Debian's chromium.
+screenshots: $(STAMP)
+	$(BIN)/python -m benchmarks.screenshots --out docs/img
 
 clean:
 	rm -rf $(VENV) .dagster_home .data

@@ -14,16 +14,14 @@ from typing import Any
 
 import click
 import requests
-from sqlalchemy import func, select
 
 from freshcleo_pipeline.cleo.client import CleoClient
 from freshcleo_pipeline.commands import preflight
 from freshcleo_pipeline.errors import ConfigError, FreshcleoError
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient
 from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
-from freshcleo_pipeline.ledger import Ledger, open_ledger, partner_documents
+from freshcleo_pipeline.ledger import Ledger, open_ledger, partner_documents, summaries
 from freshcleo_pipeline.ledger import outbox as outbox_ops
-from freshcleo_pipeline.ledger.schema import acknowledgments, documents, interchanges, outbox, quarantine
 from freshcleo_pipeline.partners import load_partners
 from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
 from freshcleo_pipeline.service.local import register_local, start_receiver
@@ -190,12 +188,9 @@ def _tally(ledger: Ledger) -> dict[str, int]:
     """Running totals the demo compares before and after its runs: files of our documents delivered to Cleo,
     acknowledgments received for them, quarantine entries ever opened."""
     with ledger.begin() as conn:
-        files = conn.execute(select(func.count()).where(
-            interchanges.c.state == "delivered",
-            interchanges.c.transaction_set.not_in(outbox_ops.ACK_TRANSACTION_SETS))).scalar_one()
-        acks = conn.execute(select(func.count()).select_from(acknowledgments)).scalar_one()
-        held = conn.execute(select(func.count()).select_from(quarantine)).scalar_one()
-    return dict(zip(TALLY, (files, acks, held), strict=True))
+        totals = summaries.running_totals(conn)
+    return dict(zip(TALLY, (totals.files_delivered, totals.acknowledgments_received, totals.quarantined),
+                    strict=True))
 
 
 def _print_deltas(before: dict[str, int], after: dict[str, int]) -> None:
@@ -206,29 +201,19 @@ def _print_deltas(before: dict[str, int], after: dict[str, int]) -> None:
 
 def _print_summary(ledger: Ledger, days: list[dt.date]) -> None:
     with ledger.begin() as conn:
-        statuses = conn.execute(select(documents.c.kind, documents.c.status, documents.c.partner_id, func.count())
-                                .where(documents.c.partition_date.in_(days))
-                                .group_by(documents.c.kind, documents.c.status, documents.c.partner_id)).all()
-        warnings = conn.execute(select(func.count()).where(documents.c.partition_date.in_(days),
-                                                           documents.c.warnings != "[]")).scalar_one()
-        files = conn.execute(select(interchanges.c.partner_id, interchanges.c.state, func.count())
-                             .where(interchanges.c.transaction_set.not_in(outbox_ops.ACK_TRANSACTION_SETS))
-                             .group_by(interchanges.c.partner_id, interchanges.c.state)).all()
-        acks = conn.execute(select(outbox.c.partner_id, outbox.c.ack_state, func.count())
-                            .where(outbox.c.state == "delivered")
-                            .group_by(outbox.c.partner_id, outbox.c.ack_state)).all()
+        seen = summaries.state_of_partitions(conn, days)
         received = partner_documents.counts(conn)
         answered = Counter((a.partner_id, a.ack_kind, a.status, a.state) for a in outbox_ops.acks_sent(conn))
     click.echo(f"\nLedger so far — documents in {days[0]}..{days[-1]} (kind, status, partner: count)")
-    for kind, status, partner, count in sorted(statuses, key=lambda r: (r[0], r[1], r[2] or "")):
+    for kind, status, partner, count in sorted(seen.statuses, key=lambda r: (r[0], r[1], r[2] or "")):
         click.echo(f"  {kind:<13} {status:<11} {partner or '-':<18} {count}")
-    click.echo(f"  documents with normalization warnings: {warnings}")
+    click.echo(f"  documents with normalization warnings: {seen.with_warnings}")
     click.echo("Files of our documents in Cleo (partner, state: count)")
-    for partner, state, count in sorted(files):
+    for partner, state, count in sorted(seen.files):
         click.echo(f"  {partner:<18} {state:<10} {count}")
     click.echo("Acknowledgments of delivered documents (partner, state: count)")
     totals: Counter[str] = Counter()
-    for partner, state, count in sorted(acks):
+    for partner, state, count in sorted(seen.acks):
         click.echo(f"  {partner:<18} {state:<20} {count}")
         totals[state] += count
     click.echo("  all partners: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none"))

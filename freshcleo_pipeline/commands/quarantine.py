@@ -14,10 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy import Connection
 
 from freshcleo_pipeline.errors import FreshcleoError
-from freshcleo_pipeline.ledger import open_ledger, quarantine
+from freshcleo_pipeline.ledger import Connection, open_ledger, quarantine
 from freshcleo_pipeline.ledger.quarantine import Entry
 from freshcleo_pipeline.settings import get_settings
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import select
 
 from freshcleo_pipeline.defs.common import (
     BACKFILL_POLICY,
@@ -25,9 +24,8 @@ from freshcleo_pipeline.defs.common import (
 from freshcleo_pipeline.defs.normalize import normalized_documents
 from freshcleo_pipeline.defs.partitions import daily_partitions
 from freshcleo_pipeline.defs.resources import LedgerResource, PartnerDirectoryResource, PipelineResource
-from freshcleo_pipeline.ledger import partition_figures
+from freshcleo_pipeline.ledger import outbox, partition_figures
 from freshcleo_pipeline.ledger.partition_figures import RenderedSet
-from freshcleo_pipeline.ledger.schema import interchanges
 from freshcleo_pipeline.sync.render import RenderSummary, plan, render_pending
 from freshcleo_pipeline.x12.validator import validate_interchange
 
@@ -91,14 +89,12 @@ def edi_interchanges_are_valid(context: dg.AssetCheckExecutionContext, ledger: L
                                partners: PartnerDirectoryResource) -> dg.AssetCheckResult:
     directory = partners.load()
     with ledger.get_ledger().begin() as conn:
-        rows = conn.execute(select(interchanges.c.file_name, interchanges.c.partner_id, interchanges.c.content,
-                                   interchanges.c.state)
-                            .where(interchanges.c.run_id == context.run.run_id)).all()
+        rows = outbox.interchanges_of_run(conn, context.run.run_id)
     problems: list[str] = []
-    for name, partner_id, content, state in rows:
-        errors = validate_interchange(content, charset=directory.get(partner_id).charset)
-        if errors or state == "invalid":
-            problems.append(f"{name}: {errors[0] if errors else 'marked invalid'}")
+    for row in rows:
+        errors = validate_interchange(row.content, charset=directory.get(row.partner_id).charset)
+        if errors or row.state == "invalid":
+            problems.append(f"{row.file_name}: {errors[0] if errors else 'marked invalid'}")
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -13,12 +13,19 @@ reader of that trail covers every stage, the CLI's runs and the daemon's alike, 
 the runs pay nothing (each observation costs the instance a few milliseconds of writing, which a 10,000-document
 day would otherwise add to its own runs), and a new deployment builds the lineage of its history on its own. The
 cursor is the last audit event and quarantine id taken; each tick takes a bounded slice after it.
+
+What a tick costs (``benchmarks/lineage.py``): evaluating it is cheap; writing its observations is Dagster's
+storage writing one event each, which the daemon does after the evaluation. The partitions already known are
+kept in the code server's memory between ticks and only those added since are read (listing 100,000 keys on
+every tick would cost more than the tick's own work).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +44,10 @@ MAX_MARKS_PER_TICK = 1000
 FACTS = ("version", "partition", "purpose", "file_name", "isa13", "gs06", "st02", "cleo_file_id", "ack_kind",
          "code", "status", "reason", "error", "window_hours", "folder")
 MAX_TEXT = 500
+# Partitions are read in pages of this size; the whole list is read again after this long, so that a partition
+# an operator deleted is added again when its document next appears.
+PARTITION_PAGE = 10_000
+PARTITIONS_RELOAD_SECONDS = 3600.0
 
 documents_partitions = dg.DynamicPartitionsDefinition(name=PARTITIONS_NAME)
 
@@ -81,7 +92,7 @@ class LineagePlan:
     new_keys: list[str] = field(default_factory=list)
 
 
-def known_keys(existing: Sequence[str]) -> dict[tuple[str, str], str]:
+def known_keys(existing: Iterable[str]) -> dict[tuple[str, str], str]:
     """(kind, FreshBooks id) → partition, for FreshBooks documents: a document keeps the partition it was first
     given even when a later version brings (or changes) its number."""
     found: dict[tuple[str, str], str] = {}
@@ -90,6 +101,59 @@ def known_keys(existing: Sequence[str]) -> dict[tuple[str, str], str]:
         if not kind.startswith("x12_"):
             found[(kind, key.rpartition("-")[2])] = key
     return found
+
+
+@dataclass
+class KnownPartitions:
+    """The ``documents`` partitions of one instance as the sensor last read them, and where reading stopped (a
+    storage id cursor: partitions are only ever appended after it)."""
+
+    keys: set[str] = field(default_factory=set)
+    by_document: dict[tuple[str, str], str] = field(default_factory=dict)
+    storage_cursor: str | None = None
+    loaded_at: float = 0.0
+
+    @classmethod
+    def of(cls, keys: Iterable[str]) -> KnownPartitions:
+        known = cls()
+        known.add(keys)
+        return known
+
+    def add(self, keys: Iterable[str]) -> None:
+        new = [k for k in keys if k not in self.keys]
+        self.keys.update(new)
+        self.by_document.update(known_keys(new))
+
+    def refresh(self, instance: dg.DagsterInstance, now: float) -> None:
+        """Read the partitions added since the last read; everything again when the last full read is old."""
+        if now - self.loaded_at > PARTITIONS_RELOAD_SECONDS:
+            self.keys, self.by_document, self.storage_cursor, self.loaded_at = set(), {}, None, now
+        while True:
+            page = instance.get_paginated_dynamic_partitions(PARTITIONS_NAME, limit=PARTITION_PAGE, ascending=True,
+                                                             cursor=self.storage_cursor)
+            self.add(page.results)
+            self.storage_cursor = page.cursor
+            if not page.has_more:
+                return
+
+
+# One index per instance, for the life of the code server; a tick builds a new DagsterInstance from the same
+# reference, so the reference (serialized) is the key. An instance without one (ephemeral, tests) gets no cache.
+_known_partitions: dict[str, KnownPartitions] = {}
+_known_partitions_lock = threading.Lock()
+
+
+def known_partitions(instance: dg.DagsterInstance) -> KnownPartitions:
+    """The instance's ``documents`` partitions, read incrementally between ticks."""
+    if not instance.is_persistent:
+        known = KnownPartitions()
+        known.refresh(instance, time.monotonic())
+        return known
+    ref = dg.serialize_value(instance.get_ref())
+    with _known_partitions_lock:
+        known = _known_partitions.setdefault(ref, KnownPartitions())
+        known.refresh(instance, time.monotonic())
+        return known
 
 
 def _fact(value: Any) -> str:
@@ -144,23 +208,26 @@ def _quarantine_observation(key: str, document: str, mark: lineage.QuarantineMar
 
 
 def plan_lineage(events: Sequence[AuditEvent], marks: Sequence[lineage.QuarantineMark],
-                 references: Mapping[lineage.DocumentKey, str], existing: Sequence[str],
+                 references: Mapping[lineage.DocumentKey, str], existing: KnownPartitions,
                  cursor: Cursor) -> LineagePlan:
     """One observation per (document, run) of ``events`` (in the order they first appear) and one per quarantine
-    mark; pure, no I/O."""
-    present = set(existing)
-    known = known_keys(existing)
+    mark; pure, no I/O, ``existing`` left as it is (its partitions are added only once the daemon has added them,
+    and it reads them back)."""
+    present: set[str] = set()
+    known: dict[tuple[str, str], str] = {}
     plan = LineagePlan(cursor=Cursor(max([cursor.audit, *(e.id for e in events)]),
                                      max([cursor.quarantine, *(m.id for m in marks)])))
 
     def key_of(doc: lineage.DocumentKey) -> str:
         kind, account, source = doc
-        key = known.get((kind, source)) if not kind.startswith("x12_") else None
+        key = None
+        if not kind.startswith("x12_"):
+            key = known.get((kind, source)) or existing.by_document.get((kind, source))
         if key is None:
             key = trace_text.lineage_key(kind, account, source, references.get(doc))
             if not kind.startswith("x12_"):
                 known[(kind, source)] = key
-        if key not in present:
+        if key not in present and key not in existing.keys:
             present.add(key)
             plan.new_keys.append(key)
         return key
@@ -195,13 +262,37 @@ def document_lineage_sensor(context: dg.SensorEvaluationContext,
         references = lineage.references(conn, lineage.keys_of(events, marks))
     if not events and not marks:
         return dg.SkipReason(f"no audit event after {cursor.audit}, no quarantine entry after {cursor.quarantine}")
-    existing = context.instance.get_dynamic_partitions(PARTITIONS_NAME)
-    plan = plan_lineage(events, marks, references, existing, cursor)
+    plan = plan_lineage(events, marks, references, known_partitions(context.instance), cursor)
     context.log.info(f"{len(plan.observations)} observations from {len(events)} audit events and {len(marks)} "
                      f"quarantine entries; {len(plan.new_keys)} new documents")
     requests = [documents_partitions.build_add_request(plan.new_keys)] if plan.new_keys else []
     return dg.SensorResult(asset_events=plan.observations, dynamic_partitions_requests=requests,
                            cursor=plan.cursor.dump())
+
+
+def evaluate(instance: dg.DagsterInstance, ledger: LedgerResource, cursor: str | None) -> dg.SensorResult | None:
+    """One evaluation of the sensor, as the code server does it; None when there is nothing new."""
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"ledger": ledger}) as context:
+        result = document_lineage_sensor(context)
+    return result if isinstance(result, dg.SensorResult) else None
+
+
+def record(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    """What the sensor daemon does with a result (``dagster._daemon.sensor``): each observation reported on its
+    own, then each requested partition looked up and the missing ones added."""
+    report_observations(instance, result)
+    add_partitions(instance, result)
+
+
+def report_observations(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    for event in result.asset_events:
+        instance.report_runless_asset_event(event)
+
+
+def add_partitions(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    for request in result.dynamic_partitions_requests or []:
+        keys = [k for k in request.partition_keys or [] if not instance.has_dynamic_partition(PARTITIONS_NAME, k)]
+        instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
 
 
 def catch_up(instance: dg.DagsterInstance, ledger: LedgerResource, cursor: str | None = None,
@@ -210,14 +301,9 @@ def catch_up(instance: dg.DagsterInstance, ledger: LedgerResource, cursor: str |
     then new partitions); returns the last cursor. For tests, benchmarks and the screenshot script, which run no
     daemon; the daemon's own cursor is not touched."""
     for _ in range(max_ticks):
-        with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"ledger": ledger}) as context:
-            result = document_lineage_sensor(context)
-        if not isinstance(result, dg.SensorResult):
+        result = evaluate(instance, ledger, cursor)
+        if result is None:
             return cursor
-        for event in result.asset_events:
-            instance.report_runless_asset_event(event)
-        for request in result.dynamic_partitions_requests or []:
-            keys = [k for k in request.partition_keys or [] if not instance.has_dynamic_partition(PARTITIONS_NAME, k)]
-            instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
+        record(instance, result)
         cursor = result.cursor
     return cursor

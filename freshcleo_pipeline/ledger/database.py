@@ -83,6 +83,11 @@ class Ledger:
         except OperationalError as exc:
             raise LedgerError(f"ledger database {self.describe()}: {exc.orig}") from exc
 
+    def ping(self) -> None:
+        """One round trip to the database (health checks); raises ``LedgerError`` when it does not answer."""
+        with self.begin() as conn:
+            conn.execute(text("SELECT 1"))
+
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, loads, utcnow
 from freshcleo_pipeline.ledger.schema import acknowledgments_sent, interchanges, outbox
@@ -93,6 +93,16 @@ def existing_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
         found.update(conn.execute(select(outbox.c.idempotency_key)
                                   .where(outbox.c.idempotency_key.in_(chunk))).scalars())
     return found
+
+
+def id_of_key(conn: Connection, key: str) -> int:
+    """The id of the outbox row holding an idempotency key (which the caller knows exists)."""
+    return int(conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == key)).scalar_one())
+
+
+def resend_count(conn: Connection, outbox_id: int) -> int:
+    """How many re-sends of this row were enqueued (each gets its own key: ``<key>#resend<n>``)."""
+    return int(conn.execute(select(func.count()).where(outbox.c.resend_of == outbox_id)).scalar_one())
 
 
 def pending(conn: Connection, partner_id: str | None = None) -> list[OutboxItem]:
@@ -210,6 +220,24 @@ class Interchange:
     last_error: str | None = None
 
 
+@dataclass(frozen=True)
+class RunInterchange:
+    """An interchange as the validity check reads it again."""
+
+    file_name: str
+    partner_id: str
+    content: str
+    state: str
+
+
+def interchanges_of_run(conn: Connection, run_id: str) -> list[RunInterchange]:
+    """The interchanges (ours and our acknowledgments) a run stored."""
+    rows = conn.execute(select(interchanges.c.file_name, interchanges.c.partner_id, interchanges.c.content,
+                               interchanges.c.state)
+                        .where(interchanges.c.run_id == run_id)).all()
+    return [RunInterchange(*row) for row in rows]
+
+
 #: Interchanges the delivery stage takes: never sent, refused before they were stored, or an upload whose
 #: outcome a crash hid (``uploading``: looked for in Cleo first, never re-sent blindly).
 TO_DELIVER = ("ready", "failed", "uploading")
@@ -251,18 +279,24 @@ def get_interchange(conn: Connection, interchange_id: int) -> Interchange:
                         .mappings().one())
 
 
-def mark_uploading(conn: Connection, interchange_id: int, at: dt.datetime, *, resend: bool = False) -> None:
-    """Committed before the upload request leaves: a crash from here on leaves the outcome to be looked up.
-    ``resend``: the upload re-sends an in-doubt interchange (counted in ``resend_count``)."""
-    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
+def mark_uploading(conn: Connection, interchange_id: int, at: dt.datetime, *, resend: bool = False) -> bool:
+    """Claim the interchange for one upload, committed before the request leaves: a crash from here on leaves
+    the outcome to be looked up. ``resend``: the upload re-sends an in-doubt interchange (counted in
+    ``resend_count``). False when it is no longer in the state the caller read (another run took it)."""
+    expected = ("in_doubt",) if resend else ("ready", "failed")
+    claimed = conn.execute(update(interchanges).where(
+        interchanges.c.id == interchange_id, interchanges.c.state.in_(expected)).values(
         state="uploading", upload_started_at=at, updated_at=utcnow(), attempts=interchanges.c.attempts + 1,
-        resend_count=interchanges.c.resend_count + (1 if resend else 0)))
+        resend_count=interchanges.c.resend_count + (1 if resend else 0))).rowcount
+    return bool(claimed)
 
 
-def mark_in_doubt(conn: Connection, interchange_id: int, since: dt.datetime, reason: str) -> None:
-    """The upload's outcome is unknown and the file is not in the folder: wait for an acknowledgment."""
-    conn.execute(update(interchanges).where(interchanges.c.id == interchange_id).values(
-        state="in_doubt", in_doubt_since=since, last_error=reason[:2000], updated_at=utcnow()))
+def mark_in_doubt(conn: Connection, interchange_id: int, since: dt.datetime, reason: str) -> bool:
+    """The upload's outcome is unknown and the file is not in the folder: wait for an acknowledgment. Only an
+    upload still in flight moves: one another run (or an acknowledgment) settled meanwhile stays settled."""
+    return bool(conn.execute(update(interchanges).where(interchanges.c.id == interchange_id,
+                                                        interchanges.c.state == "uploading").values(
+        state="in_doubt", in_doubt_since=since, last_error=reason[:2000], updated_at=utcnow())).rowcount)
 
 
 def prove_delivered(conn: Connection, interchange_id: int, receipt: dict[str, Any]) -> bool:

@@ -196,3 +196,55 @@ def status_counts(conn: Connection, document_ids: Sequence[int]) -> list[tuple[s
             documents.c.id.in_(ids[start:start + 500]))
         out.extend((k, s, p) for k, s, p in conn.execute(query))
     return out
+
+
+@dataclass(frozen=True)
+class PlannableDocument:
+    """A normalized document version as the outbox planner reads it (no body: planning needs none)."""
+
+    id: int
+    kind: str
+    source_id: str
+    version: str
+    partition_date: dt.date | None
+    reference: str
+    total: str
+    status: str
+    # Set for routed and deleted documents, the only ones planned (a deleted one keeps its earlier routing).
+    partner_id: str
+    transaction_set: str
+
+
+def plannable_documents(conn: Connection, account_id: str, days: Sequence[dt.date],
+                        statuses: Sequence[str]) -> list[PlannableDocument]:
+    """Document versions of these partitions in one of ``statuses``, oldest first (the order they are planned)."""
+    d = documents.c
+    rows = conn.execute(select(d.id, d.kind, d.source_id, d.version, d.partition_date, d.reference, d.total,
+                               d.status, d.partner_id, d.transaction_set)
+                        .where(d.partition_date.in_(days), d.account_id == account_id, d.status.in_(statuses))
+                        .order_by(d.id)).mappings()
+    return [PlannableDocument(**row) for row in rows]
+
+
+def document_bodies(conn: Connection, document_ids: Sequence[int]) -> dict[int, str | None]:
+    """Document id → its normalized body as stored (JSON text, ``None`` for documents without one)."""
+    return dict(conn.execute(select(documents.c.id, documents.c.body).where(
+        documents.c.id.in_(document_ids))).all())
+
+
+@dataclass(frozen=True)
+class NewestDocument:
+    id: int
+    version: str
+    status: str
+    total: str
+
+
+def newest_document(conn: Connection, kind: str, account_id: str, source_id: str) -> NewestDocument:
+    """The newest normalized version of a document; raises when it has none (callers hold an outbox row for it,
+    and an outbox row always points at a stored document)."""
+    row = conn.execute(select(documents.c.id, documents.c.version, documents.c.status, documents.c.total)
+                       .where(documents.c.kind == kind, documents.c.account_id == account_id,
+                              documents.c.source_id == source_id)
+                       .order_by(documents.c.id.desc()).limit(1)).one()
+    return NewestDocument(*row)

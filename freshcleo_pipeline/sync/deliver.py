@@ -123,7 +123,10 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
                                       "an earlier upload of it was cut off before its answer was recorded")
         else:
             with ctx.ledger.begin() as conn:
-                outbox.mark_uploading(conn, interchange.id, ctx.now(), resend=resend)
+                claimed = outbox.mark_uploading(conn, interchange.id, ctx.now(), resend=resend)
+            if not claimed:
+                ctx.log.info("%s: taken by another run meanwhile; not sent from this one", interchange.file_name)
+                return
             receipt = client.upload(folder, interchange.file_name, content)
     except UploadInDoubtError as exc:
         _in_doubt(ctx, interchange, exc, summary, resend=resend)
@@ -173,7 +176,8 @@ def _in_doubt(ctx: SyncContext, interchange: Interchange, exc: UploadInDoubtErro
     The doubt dates from the upload that caused it (a resend starts a new window)."""
     since = ctx.now() if resend else (interchange.upload_started_at or ctx.now())
     with ctx.ledger.begin() as conn:
-        outbox.mark_in_doubt(conn, interchange.id, since, str(exc))
+        if not outbox.mark_in_doubt(conn, interchange.id, since, str(exc)):
+            return  # settled meanwhile (another run, or an acknowledgment): nothing is in doubt
         _record_events(conn, ctx, interchange, "upload_in_doubt", {
             "file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
             "folder": exc.folder, "reason": exc.reason})

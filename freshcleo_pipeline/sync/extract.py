@@ -26,14 +26,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
-
 from freshcleo_pipeline.documents import DocumentKind, content_version
 from freshcleo_pipeline.errors import ApiError, AuthError, DataError
 from freshcleo_pipeline.freshbooks import fields
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient, Listing, Reject, item_key
 from freshcleo_pipeline.freshbooks.normalize import source_version, updated_at
-from freshcleo_pipeline.ledger import audit, quarantine, snapshots
+from freshcleo_pipeline.ledger import Connection, audit, quarantine, snapshots
 from freshcleo_pipeline.sync.context import SyncContext, window
 
 #: FreshBooks listing kind of each document kind.

@@ -40,13 +40,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection
-
 from freshcleo_pipeline.cleo.auth import CleoLoginRefusedError
 from freshcleo_pipeline.cleo.client import CleoClient, OverSizeError
 from freshcleo_pipeline.cleo.paths import RemoteFile
 from freshcleo_pipeline.errors import FreshcleoError
-from freshcleo_pipeline.ledger import Ledger, acknowledgments, audit, inbound, outbox, quarantine
+from freshcleo_pipeline.ledger import Connection, Ledger, acknowledgments, audit, inbound, outbox, quarantine
 from freshcleo_pipeline.partners import TradingPartner
 from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.sync.deliver import resend_in_doubt

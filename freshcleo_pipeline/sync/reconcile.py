@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-
-from freshcleo_pipeline.ledger import Ledger
-from freshcleo_pipeline.ledger.outbox import PROVABLE
-from freshcleo_pipeline.ledger.schema import documents, interchanges, outbox
+from freshcleo_pipeline.ledger import Ledger, reconciliation
+from freshcleo_pipeline.ledger.outbox import PROVABLE, OutboxItem
 from freshcleo_pipeline.x12.tokens import tokenize
 
 _AMOUNT_AT = {"810": ("TDS", 0, 2), "850": ("AMT", 1, None), "820": ("BPR", 1, None)}
@@ -61,68 +58,52 @@ def set_amounts(text: str) -> dict[str, Decimal]:
 def reconcile(ledger: Ledger, days: list[dt.date], account_id: str) -> Reconciliation:
     result = Reconciliation()
     with ledger.begin() as conn:
-        newest = (select(func.max(documents.c.id).label("id"))
-                  .where(documents.c.partition_date.in_(days), documents.c.account_id == account_id)
-                  .group_by(documents.c.kind, documents.c.source_id).subquery())
-        docs = conn.execute(select(documents).join(newest, newest.c.id == documents.c.id)
-                            .where(documents.c.status == "routed")).mappings().all()
-        rows = conn.execute(select(outbox).where(outbox.c.document_id.in_([d["id"] for d in docs])
-                                                 if docs else outbox.c.id < 0)).mappings().all()
-        files = {r["id"]: r for r in conn.execute(select(interchanges).where(
-            interchanges.c.id.in_({r["interchange_id"] for r in rows if r["interchange_id"]}))).mappings()}
-        duplicates = conn.execute(
-            select(outbox.c.partner_id, outbox.c.transaction_set, outbox.c.gs06, outbox.c.st02, func.count())
-            .where(outbox.c.gs06.is_not(None), outbox.c.interchange_id.in_(list(files) or [-1]))
-            .group_by(outbox.c.partner_id, outbox.c.transaction_set, outbox.c.gs06, outbox.c.st02)
-            .having(func.count() > 1)).all()
-        isa_duplicates = conn.execute(
-            select(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13, func.count())
-            .group_by(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13)
-            .having(func.count() > 1)).all()
-    by_document: dict[int, list[Any]] = {}
-    for row in rows:
-        by_document.setdefault(row["document_id"], []).append(row)
+        read = reconciliation.rows_to_reconcile(conn, days, account_id)
+    files = read.files
+    by_document: dict[int, list[OutboxItem]] = {}
+    for row in read.deliveries:
+        by_document.setdefault(row.document_id, []).append(row)
     amounts_cache: dict[int, dict[str, Decimal]] = {}
-    for doc in docs:
+    for doc in read.documents:
         result.routed += 1
-        label = f"{doc['kind']} {doc['source_id']} ({doc['reference']}) → {doc['partner_id']}"
-        fb_total = Decimal(doc["total"])
+        label = f"{doc.kind} {doc.source_id} ({doc.reference}) → {doc.partner_id}"
+        fb_total = Decimal(doc.total)
         result.totals["freshbooks"] += fb_total
-        live = [r for r in by_document.get(doc["id"], []) if r["state"] in ("delivered", "ignored")]
+        live = [r for r in by_document.get(doc.id, []) if r.state in ("delivered", "ignored")]
         if len(live) != 1:
-            doubted = [files[r["interchange_id"]] for r in by_document.get(doc["id"], [])
-                       if r["interchange_id"] in files and files[r["interchange_id"]]["state"] in PROVABLE]
+            doubted = [files[r.interchange_id] for r in by_document.get(doc.id, [])
+                       if r.interchange_id in files and files[r.interchange_id].state in PROVABLE]
             if not live and doubted:
-                result.problems.append(f"{label}: the upload of {doubted[0]['file_name']} is in doubt (its answer was "
+                result.problems.append(f"{label}: the upload of {doubted[0].file_name} is in doubt (its answer was "
                                        "lost and Cleo no longer shows the file); waiting for the partner's "
                                        "acknowledgment, see `freshcleo resend`")
                 continue
-            states = [r["state"] for r in by_document.get(doc["id"], [])] or ["no outbox row"]
+            states = [r.state for r in by_document.get(doc.id, [])] or ["no outbox row"]
             result.problems.append(f"{label}: {len(live)} live deliveries (states {states})")
             continue
         row = live[0]
-        if row["state"] == "ignored":
+        if row.state == "ignored":
             result.not_sent_by_policy += 1
             continue
         result.delivered += 1
-        result.totals["normalized"] += Decimal(row["total"])
-        file = files.get(row["interchange_id"])
-        if file is None or file["state"] != "delivered":
+        result.totals["normalized"] += Decimal(row.total)
+        file = files.get(row.interchange_id) if row.interchange_id is not None else None
+        if file is None or file.state != "delivered":
             result.problems.append(f"{label}: its interchange is not delivered")
             continue
-        if file["id"] not in amounts_cache:
-            amounts_cache[file["id"]] = set_amounts(file["content"])
-        edi_amount = amounts_cache[file["id"]].get(row["st02"])
+        if file.id not in amounts_cache:
+            amounts_cache[file.id] = set_amounts(file.content)
+        edi_amount = amounts_cache[file.id].get(row.st02) if row.st02 is not None else None
         if edi_amount is None:
-            result.problems.append(f"{label}: no amount found for ST02 {row['st02']} in {file['file_name']}")
+            result.problems.append(f"{label}: no amount found for ST02 {row.st02} in {file.file_name}")
             continue
         result.totals["edi"] += edi_amount
-        result.totals["delivered"] += Decimal(row["total"])
-        if not (fb_total == Decimal(row["total"]) == edi_amount):
-            result.problems.append(f"{label}: FreshBooks {fb_total}, outbox {row['total']}, EDI {edi_amount} "
-                                   f"in {file['file_name']} ST02 {row['st02']}")
-    for partner_id, transaction_set, gs06, st02, count in duplicates:
+        result.totals["delivered"] += Decimal(row.total)
+        if not (fb_total == Decimal(row.total) == edi_amount):
+            result.problems.append(f"{label}: FreshBooks {fb_total}, outbox {row.total}, EDI {edi_amount} "
+                                   f"in {file.file_name} ST02 {row.st02}")
+    for partner_id, transaction_set, gs06, st02, count in read.set_duplicates:
         result.problems.append(f"partner {partner_id}: {transaction_set} GS06 {gs06} ST02 {st02} used {count} times")
-    for partner_id, usage, isa13, count in isa_duplicates:
+    for partner_id, usage, isa13, count in read.isa_duplicates:
         result.problems.append(f"partner {partner_id} ({usage}): ISA13 {isa13} used {count} times")
     return result

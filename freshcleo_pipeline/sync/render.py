@@ -39,14 +39,13 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, select
 
 from freshcleo_pipeline.cleo.client import outbound_file_name
 from freshcleo_pipeline.documents import BusinessDocument, Invoice, Line, Party, PurchaseOrder, Purpose, Remittance
-from freshcleo_pipeline.ledger import audit, control_numbers, outbox, quarantine
+from freshcleo_pipeline.ledger import Connection, audit, control_numbers, outbox, quarantine, snapshots
 from freshcleo_pipeline.ledger.outbox import OutboxItem
 from freshcleo_pipeline.ledger.rows import loads
-from freshcleo_pipeline.ledger.schema import documents
+from freshcleo_pipeline.ledger.snapshots import PlannableDocument
 from freshcleo_pipeline.partners import ChangePolicy, Company, PartnerGuide, PaymentChangePolicy, TradingPartner
 from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.sync.route import ROUTABLE
@@ -91,12 +90,8 @@ def envelope_for(company: Company, partner: TradingPartner) -> EnvelopeParams:
 
 def plan(ctx: SyncContext, days: list[dt.date], account_id: str, summary: RenderSummary) -> None:
     """Enqueue outbox rows for routed and deleted documents of these partitions (idempotent)."""
-    d = documents.c
     with ctx.ledger.begin() as conn:
-        rows = conn.execute(select(d.id, d.kind, d.source_id, d.version, d.partition_date, d.reference, d.total,
-                                   d.status, d.partner_id, d.transaction_set)
-                            .where(d.partition_date.in_(days), d.account_id == account_id, d.status.in_(ROUTABLE))
-                            .order_by(d.id)).all()
+        rows = snapshots.plannable_documents(conn, account_id, days, ROUTABLE)
         keys = {r.id: outbox.idempotency_key(r.partner_id, r.transaction_set, r.kind, account_id, r.source_id,
                                              r.version) for r in rows}
         existing = outbox.existing_keys(conn, keys.values())
@@ -196,7 +191,7 @@ def _decide(status: str, previous_version: str | None, policy: ChangePolicy) -> 
     return Purpose.REPLACE, "pending", ""
 
 
-def _plan_payment(ctx: SyncContext, conn: Connection, row: Any, partner: TradingPartner, key: str,
+def _plan_payment(ctx: SyncContext, conn: Connection, row: PlannableDocument, partner: TradingPartner, key: str,
                   history: list[OutboxItem], base: dict[str, Any], summary: RenderSummary) -> list[dict[str, Any]]:
     """The outbox rows for one new version of a payment (820) under the partner's ``payment_changes``.
 
@@ -255,11 +250,10 @@ def _as_sent(planned: dict[str, Any]) -> OutboxItem:
                       partition_date=planned["partition_date"], resend_of=None)
 
 
-def _flag(ctx: SyncContext, conn: Connection, row: Any, account_id: str, partner: TradingPartner,
+def _flag(ctx: SyncContext, conn: Connection, row: PlannableDocument, account_id: str, partner: TradingPartner,
           outstanding: OutboxItem, reason: str) -> None:
     """Put a delivered payment's change in front of a person, with what changed between the two versions."""
-    bodies = dict(conn.execute(select(documents.c.id, documents.c.body).where(
-        documents.c.id.in_([outstanding.document_id, row.id]))).all())
+    bodies = snapshots.document_bodies(conn, [outstanding.document_id, row.id])
     before = loads(bodies[outstanding.document_id]) if bodies.get(outstanding.document_id) else {}
     after = loads(bodies[row.id]) if bodies.get(row.id) else {}
     diff = payment_diff(before, after)
@@ -331,8 +325,7 @@ def _mappable(ctx: SyncContext, partner: TradingPartner, envelope: EnvelopeParam
 
 def _load_documents(ctx: SyncContext, items: list[OutboxItem]) -> dict[int, BusinessDocument]:
     with ctx.ledger.begin() as conn:
-        bodies = dict(conn.execute(select(documents.c.id, documents.c.body).where(
-            documents.c.id.in_([i.document_id for i in items]))).all())
+        bodies = snapshots.document_bodies(conn, [i.document_id for i in items])
     out: dict[int, BusinessDocument] = {}
     for item in items:
         document = _DOCUMENT.validate_python(loads(bodies[item.document_id]))

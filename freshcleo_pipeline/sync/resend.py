@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, func, select
-
 from freshcleo_pipeline.errors import FreshcleoError
-from freshcleo_pipeline.ledger import Ledger, audit, outbox
-from freshcleo_pipeline.ledger.schema import documents
-from freshcleo_pipeline.ledger.schema import outbox as outbox_table
+from freshcleo_pipeline.ledger import Connection, Ledger, audit, outbox, snapshots
 from freshcleo_pipeline.partners import PartnerDirectory
 from freshcleo_pipeline.sync.context import SyncContext
 from freshcleo_pipeline.sync.deliver import DeliverSummary, deliver
@@ -38,20 +34,17 @@ def resend(ctx: SyncContext, outbox_id: int) -> tuple[int, DeliverSummary]:
         if not (item.ack_state in RESENDABLE_ACKS or item.state == "failed"):
             raise FreshcleoError(f"delivery #{outbox_id} is {item.state} with acknowledgment {item.ack_state!r}; "
                                  f"only {', '.join(RESENDABLE_ACKS)} or failed deliveries can be re-sent")
-        newest = conn.execute(select(documents.c.id, documents.c.version, documents.c.status, documents.c.total)
-                              .where(documents.c.kind == item.kind, documents.c.account_id == item.account_id,
-                                     documents.c.source_id == item.source_id)
-                              .order_by(documents.c.id.desc()).limit(1)).one()
+        newest = snapshots.newest_document(conn, item.kind, item.account_id, item.source_id)
         if newest.status not in ("routed", "deleted"):
             raise FreshcleoError(f"{item.kind} {item.source_id} is now {newest.status!r}; nothing to re-send")
-        previous = conn.execute(select(func.count()).where(outbox_table.c.resend_of == item.id)).scalar_one()
+        previous = outbox.resend_count(conn, item.id)
         key = f"{item.idempotency_key}#resend{previous + 1}"
         outbox.enqueue(conn, [{
             "idempotency_key": key, "partner_id": item.partner_id, "transaction_set": item.transaction_set,
             "kind": item.kind, "account_id": item.account_id, "source_id": item.source_id,
             "version": newest.version, "document_id": newest.id, "partition_date": item.partition_date,
             "purpose": item.purpose, "reference": item.reference, "total": newest.total, "resend_of": item.id}])
-        new_id = conn.execute(select(outbox_table.c.id).where(outbox_table.c.idempotency_key == key)).scalar_one()
+        new_id = outbox.id_of_key(conn, key)
         audit.record(conn, kind=item.kind, account_id=item.account_id, source_id=item.source_id, event="resend",
                      partner_id=item.partner_id,
                      detail={"of": item.id, "new": new_id, "version": newest.version}, run_id=ctx.run_id)

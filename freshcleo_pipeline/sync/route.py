@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
-
 from freshcleo_pipeline.documents import (
     TRANSACTION_SET,
     DocumentKind,
@@ -35,7 +33,7 @@ from freshcleo_pipeline.documents import (
 from freshcleo_pipeline.errors import DataError
 from freshcleo_pipeline.freshbooks.client import item_key
 from freshcleo_pipeline.freshbooks.normalize import NormalizeContext, document_state, normalize, partner_keys
-from freshcleo_pipeline.ledger import audit, quarantine, snapshots
+from freshcleo_pipeline.ledger import Connection, audit, quarantine, snapshots
 from freshcleo_pipeline.ledger.snapshots import Snapshot
 from freshcleo_pipeline.sync.context import SyncContext
 

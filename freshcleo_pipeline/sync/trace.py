@@ -14,13 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
-
-from freshcleo_pipeline.ledger import Ledger, acknowledgments, audit, quarantine, snapshots
+from freshcleo_pipeline.ledger import Connection, Ledger, acknowledgments, audit, quarantine, snapshots, trace_queries
 from freshcleo_pipeline.ledger import partner_documents as partner_docs
 from freshcleo_pipeline.ledger.outbox import AckSent, acks_sent
-from freshcleo_pipeline.ledger.rows import loads
-from freshcleo_pipeline.ledger.schema import documents, inbound_files, interchanges, outbox
 from freshcleo_pipeline.sync import trace_text
 
 
@@ -51,31 +47,7 @@ class DocumentTrace:
 
 def find(conn: Connection, query: str) -> list[tuple[str, str, str]]:
     """(kind, account_id, source_id) of the documents matching an identifier."""
-    found: set[tuple[str, str, str]] = set()
-    text = query.strip()
-    partner, _, number = text.rpartition(":")
-    rows = conn.execute(select(documents.c.kind, documents.c.account_id, documents.c.source_id).where(
-        or_(documents.c.source_id == text, documents.c.reference == text))).all()
-    found.update((k, a, s) for k, a, s in rows)
-    found.update(quarantine.freshbooks_matches(conn, text))
-    file_filter = [interchanges.c.file_name == text]
-    if number.isdigit():
-        isa_match = interchanges.c.isa13 == int(number)
-        file_filter.append(isa_match if not partner else isa_match & (interchanges.c.partner_id == partner))
-    ids = [i for (i,) in conn.execute(select(interchanges.c.id).where(or_(*file_filter))).all()]
-    if ids:
-        rows = conn.execute(select(outbox.c.kind, outbox.c.account_id, outbox.c.source_id)
-                            .where(outbox.c.interchange_id.in_(ids))).all()
-        found.update((k, a, s) for k, a, s in rows)
-    files = [i for (i,) in conn.execute(select(inbound_files.c.id).where(inbound_files.c.file_name == text)).all()]
-    outbox_ids = sorted({a.outbox_id for a in acknowledgments.of_file(conn, files)})
-    if outbox_ids:
-        rows = conn.execute(select(outbox.c.kind, outbox.c.account_id, outbox.c.source_id)
-                            .where(outbox.c.id.in_(outbox_ids))).all()
-        found.update((k, a, s) for k, a, s in rows)
-    found.update((partner_docs.trail_kind(d.transaction_set), d.partner_id, d.source_id)
-                 for d in partner_docs.matching(conn, text))
-    return sorted(found)
+    return trace_queries.documents_matching(conn, query.strip())
 
 
 def trace(ledger: Ledger, kind: str, account_id: str, source_id: str) -> DocumentTrace:
@@ -84,19 +56,8 @@ def trace(ledger: Ledger, kind: str, account_id: str, source_id: str) -> Documen
         result.versions = [{"version": s.version, "updated_at": s.updated_at, "partition_date": s.partition_date,
                             "vis_state": s.vis_state, "fetched_at": s.fetched_at}
                            for s in snapshots.versions_of(conn, account_id, source_id, kind)]
-        result.normalized = [
-            {**dict(r), "warnings": loads(r["warnings"]) or []}
-            for r in conn.execute(select(documents.c.version, documents.c.status, documents.c.partner_id,
-                                         documents.c.reference, documents.c.currency, documents.c.total,
-                                         documents.c.reason, documents.c.warnings)
-                                  .where(documents.c.kind == kind, documents.c.account_id == account_id,
-                                         documents.c.source_id == source_id).order_by(documents.c.id)).mappings()]
-        rows = conn.execute(
-            select(outbox, interchanges.c.cleo_file_id, interchanges.c.delivered_at)
-            .outerjoin(interchanges, interchanges.c.id == outbox.c.interchange_id)
-            .where(outbox.c.kind == kind, outbox.c.account_id == account_id, outbox.c.source_id == source_id)
-            .order_by(outbox.c.id)).mappings()
-        result.deliveries = [dict(r) for r in rows]
+        result.normalized = trace_queries.normalized_versions(conn, kind, account_id, source_id)
+        result.deliveries = trace_queries.deliveries_of(conn, kind, account_id, source_id)
         result.events = [{"at": e.occurred_at, "event": e.event,
                           "partner": e.partner_id, "run_id": e.run_id, "detail": e.detail}
                          for e in audit.trail(conn, account_id=account_id, source_id=source_id, kind=kind)]

@@ -14,7 +14,15 @@ import dagster as dg
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 from sqlalchemy import select
 
-from freshcleo_pipeline.defs.lineage import PARTITIONS_NAME, Cursor, catch_up, known_keys, plan_lineage
+from freshcleo_pipeline.defs.lineage import (
+    PARTITIONS_NAME,
+    Cursor,
+    KnownPartitions,
+    catch_up,
+    known_keys,
+    known_partitions,
+    plan_lineage,
+)
 from freshcleo_pipeline.defs.resources import LedgerResource
 from freshcleo_pipeline.ledger.audit import AuditEvent
 from freshcleo_pipeline.ledger.schema import outbox
@@ -100,9 +108,23 @@ def test_a_document_keeps_its_partition_and_each_run_is_one_observation() -> Non
     events = [_event(1, "invoice", "77", "r1"), _event(2, "invoice", "77", "r1", "normalized"),
               _event(3, "invoice", "78", "r1"), _event(4, "invoice", "77", "r2", "delivered")]
     plan = plan_lineage(events, [], {("invoice", "acct", "77"): "INV 1", ("invoice", "acct", "78"): "INV...2"},
-                        existing, Cursor(0, 5))
+                        KnownPartitions.of(existing), Cursor(0, 5))
     assert [o.partition for o in plan.observations] == ["invoice-77", "invoice-INV.2-78", "invoice-77"]
     assert plan.new_keys == ["invoice-INV.2-78"]
     assert plan.observations[0].metadata["events"].value == "extracted → normalized"
     assert plan.cursor == Cursor(4, 5)
     assert lineage_key("x12_850", "acme-retail", "12/12/0001", "PO 7781") == "x12_850-PO-7781-acme-retail-12-12-0001"
+
+
+def test_the_sensor_reads_only_the_partitions_added_since_its_last_tick(tmp_path: Path) -> None:
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        instance.add_dynamic_partitions(PARTITIONS_NAME, ["invoice-1", "invoice-2"])
+        first = known_partitions(instance)
+        assert first.keys == {"invoice-1", "invoice-2"} and first.by_document[("invoice", "2")] == "invoice-2"
+        instance.add_dynamic_partitions(PARTITIONS_NAME, ["invoice-A-3"])
+        later = known_partitions(dg.DagsterInstance.from_ref(instance.get_ref()))  # a tick's own instance
+        assert later is first and later.keys == {"invoice-1", "invoice-2", "invoice-A-3"}
+        plan = plan_lineage([_event(1, "invoice", "3", "r1"), _event(2, "invoice", "4", "r1")], [],
+                            {("invoice", "acct", "3"): "B"}, later, Cursor())
+        assert [o.partition for o in plan.observations] == ["invoice-A-3", "invoice-4"]
+        assert plan.new_keys == ["invoice-4"] and "invoice-4" not in later.keys

@@ -129,6 +129,10 @@ def test_with_no_acknowledgment_in_its_window_an_upload_in_doubt_is_resent_once_
     assert {r.isa13 for r in copies} == {f"{doubted.isa13:09d}"}
     assert [r.duplicate_isa13 for r in copies] == ([False, True] if reached_partner else [False])
 
+    with env.ledger.begin() as conn:  # a run that read it as in doubt before the resend cannot claim it again
+        assert not outbox.mark_uploading(conn, doubted.id, dt.datetime.now(dt.UTC), resend=True)
+        assert not outbox.mark_uploading(conn, doubted.id, dt.datetime.now(dt.UTC))
+
     # A later poll re-sends nothing more: the window is one resend each.
     poll_inbound(env.context(now=since + dt.timedelta(hours=3 * window)))
     assert env.cleo.requests_to(UPLOAD, "POST") == posts + 1
