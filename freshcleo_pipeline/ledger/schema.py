@@ -108,6 +108,7 @@ documents = Table(
     UniqueConstraint("kind", "account_id", "source_id", "version"),
     Index(None, "partition_date", "kind"),
     Index(None, "reference"),
+    Index(None, "snapshot_id"),  # a partition's decisions are found from its newest snapshots
 )
 
 # One X12 file: an interchange for one partner and one transaction set.
