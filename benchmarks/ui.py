@@ -72,11 +72,7 @@ def webserver(target: Sequence[str], env: Mapping[str, str], cwd: Path | None = 
             time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
         log.close()
 
 
@@ -221,9 +217,14 @@ def browser(width: int = 1600, height: int = 1000) -> Iterator[Page]:
                           mobile=False)
                 yield page
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    """Terminate, then kill a process that does not end within 20 s; always reaped."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -98,38 +98,45 @@ def resend_in_doubt(ctx: SyncContext, client: Any) -> DeliverSummary:
         since = interchange.in_doubt_since or now
         if now - since < dt.timedelta(hours=hours):
             continue
-        with ctx.ledger.begin() as conn:
-            _record_events(conn, ctx, interchange, "resent", {
-                "file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
-                "in_doubt_since": since.isoformat(), "resend_count": interchange.resend_count + 1,
-                "window_hours": hours})
-        ctx.log.warning("re-sending %s to %s: in doubt since %s and no acknowledgment within %d h",
-                        interchange.file_name, interchange.partner_id, since.isoformat(), hours)
-        _deliver_one(ctx, client, interchange, summary, resend=True)
+        _deliver_one(ctx, client, interchange, summary, resend={
+            "file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
+            "in_doubt_since": since.isoformat(), "resend_count": interchange.resend_count + 1,
+            "window_hours": hours})
     return summary
 
 
 def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summary: DeliverSummary, *,
-                 resend: bool = False) -> None:
-    partner = ctx.partners.get(interchange.partner_id)
+                 resend: dict[str, Any] | None = None) -> None:
+    """Upload one interchange (or look for it, after a cut-off upload). ``resend``: the trail detail of a
+    re-send of an in-doubt interchange, recorded once this run has claimed it."""
+    try:
+        partner = ctx.partners.get(interchange.partner_id)
+    except FreshcleoError as exc:  # a partner taken out of partners.yaml: its files wait, the others go
+        _failed(ctx, interchange, f"{interchange.file_name}: {exc}", summary)
+        return
     folder, content = partner.cleo.outbound, interchange.content.encode("utf-8")
     try:
         # The text was validated when it was rendered (invalid files never reach this queue); the digest proves
         # it is still that text.
         if hashlib.sha256(content).hexdigest() != interchange.sha256:
             raise FreshcleoError(f"{interchange.file_name}: the stored X12 text no longer matches its digest")
-        if interchange.state == "uploading" and not resend:
+        if interchange.state == "uploading" and resend is None:
             receipt = client.look_for(folder, interchange.file_name, content,
                                       "an earlier upload of it was cut off before its answer was recorded")
         else:
             with ctx.ledger.begin() as conn:
-                claimed = outbox.mark_uploading(conn, interchange.id, ctx.now(), resend=resend)
+                claimed = outbox.mark_uploading(conn, interchange.id, ctx.now(), resend=resend is not None)
+                if claimed and resend is not None:
+                    _record_events(conn, ctx, interchange, "resent", resend)
             if not claimed:
                 ctx.log.info("%s: taken by another run meanwhile; not sent from this one", interchange.file_name)
                 return
+            if resend is not None:
+                ctx.log.warning("re-sending %s to %s: in doubt since %s and no acknowledgment within %s h",
+                                interchange.file_name, partner.id, resend["in_doubt_since"], resend["window_hours"])
             receipt = client.upload(folder, interchange.file_name, content)
     except UploadInDoubtError as exc:
-        _in_doubt(ctx, interchange, exc, summary, resend=resend)
+        _in_doubt(ctx, interchange, exc, summary, resend=resend is not None)
         return
     except FileConflictError as exc:
         _conflict(ctx, interchange, exc, summary)
@@ -144,7 +151,7 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
     record = {"file_id": receipt.file.id, "folder": receipt.folder, "name": receipt.file.name,
               "size": receipt.file.size, "sha256": receipt.sha256, "outcome": receipt.outcome,
               "created": receipt.file.created.isoformat() if receipt.file.created else None}
-    if resend:
+    if resend is not None:
         record["resent"] = interchange.resend_count + 1
     if interchange.transaction_set in outbox.ACK_TRANSACTION_SETS:
         _acknowledgment_sent(ctx, interchange, receipt.file.id, record, summary)
@@ -155,16 +162,17 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
                               run_id=ctx.run_id)
         _record_events(conn, ctx, interchange, "delivered", {
             "file_name": interchange.file_name, "isa13": interchange.isa13, "gs06": interchange.gs06,
-            "cleo_file_id": receipt.file.id, "outcome": receipt.outcome, **({"resent": True} if resend else {})},
+            "cleo_file_id": receipt.file.id, "outcome": receipt.outcome,
+            **({"resent": True} if resend is not None else {})},
             items=items)
     summary.files[partner.id] += 1
     summary.documents[partner.id] += len(items)
     summary.documents_by_day.update((item.partition_date, partner.id) for item in items)
     summary.files_by_day.update((day, partner.id) for day in {item.partition_date for item in items})
     summary.already_present += receipt.outcome == "already_present"
-    summary.resent += resend
+    summary.resent += resend is not None
     summary.receipts.append({"partner": partner.id, "file": interchange.file_name, "documents": len(items),
-                             "outcome": receipt.outcome if not resend else f"resent ({receipt.outcome})",
+                             "outcome": receipt.outcome if resend is None else f"resent ({receipt.outcome})",
                              "days": " ".join(sorted({str(i.partition_date) for i in items}))})
     ctx.log.info("delivered %s to %s (%d documents, %s)", interchange.file_name, folder, len(items),
                  receipt.outcome)

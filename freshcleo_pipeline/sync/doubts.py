@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from freshcleo_pipeline.ledger import Ledger, outbox
 from freshcleo_pipeline.partners import PartnerConfigError, PartnerDirectory
+from freshcleo_pipeline.sync.trace_text import stamp
 
 DEFAULT_WINDOW_HOURS = 24
 
@@ -87,4 +88,4 @@ def age(delta: dt.timedelta) -> str:
 
 
 def _stamp(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{stamp(when)} UTC"
