@@ -55,3 +55,33 @@ class AuthError(ApiError):
 
 class LedgerError(FreshcleoError):
     """The ledger database is unreachable, outdated, or refused an operation."""
+
+
+class WritesRefusedError(FreshcleoError):
+    """A write to FreshBooks was refused before anything changed: by our own setting (read-only, the default)
+    or by FreshBooks for want of a write scope. A person has to act; retrying cannot help."""
+
+    def __init__(self, kind: str, reason: str, *, scope: str | None = None) -> None:
+        super().__init__(f"FreshBooks {kind} not written: {reason}")
+        self.kind = kind
+        self.reason = reason
+        self.scope = scope
+
+
+class WriteRejectedError(ApiError):
+    """FreshBooks refused the content of a write (HTTP 400/413/422): names FreshBooks' field and message.
+    Nothing was created; sending the same body again would be refused again."""
+
+    def __init__(self, method: str, path: str, status: int, *, field: str, message: str,
+                 errno: int | None = None, value: object = None) -> None:
+        shown = "" if value is None else f" (value {value!r})"
+        super().__init__("freshbooks", method, path, status, f"field {field}: {message}{shown}")
+        self.field = field
+        self.message = message
+        self.errno = errno
+        self.value = value
+
+
+class WriteOutcomeUnknownError(ApiError):
+    """A write may or may not have been applied (the request left; no answer, a reset, a 5xx, or an answer
+    without the created id): look for the object before sending the write again."""

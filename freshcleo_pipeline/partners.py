@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -115,6 +116,14 @@ class Match(_Model):
         return value
 
 
+class Tolerance(_Model):
+    """How far a partner's figures may stray from ours and still match (money per figure: unit price, line
+    amount, tax, total; quantity per line). Zero means exact."""
+
+    amount: Decimal = Field(Decimal("0.01"), ge=0)
+    quantity: Decimal = Field(Decimal("0"), ge=0)
+
+
 class CleoFolders(_Model):
     outbound: str
     inbound: str
@@ -193,6 +202,13 @@ class TradingPartner(_Model):
     # 5010 (the usual answer in each version).
     acknowledgment: Literal["997", "999", "none"] | None = None
     enabled: bool = True
+    # Inbound: how their documents are matched, and the only writes to FreshBooks, each opt-in (and refused
+    # while FreshBooks is read-only, the default): a supplier's unmatched 810 becomes a bill; a customer's
+    # unanswered 850 becomes an estimate or a draft invoice; a missing bill vendor or client is created.
+    tolerance: Tolerance = Tolerance()
+    create_bills: bool = False
+    orders_become: Literal["none", "estimate", "draft_invoice"] = "none"
+    create_reference_data: bool = False
 
     @field_validator("acknowledgment", mode="before")
     @classmethod
@@ -224,6 +240,12 @@ class TradingPartner(_Model):
         if wrong:
             raise ValueError(f"a {self.role.value} partner cannot receive {wrong}; allowed: "
                              f"{sorted(d.value for d in allowed)}")
+        if self.create_bills and self.role is not Role.SUPPLIER:
+            raise ValueError(f"create_bills: got true for {self.role.value} {self.id!r}; only a supplier's "
+                             "invoices become bills")
+        if self.orders_become != "none" and self.role is not Role.CUSTOMER:
+            raise ValueError(f"orders_become: got {self.orders_become!r} for {self.role.value} {self.id!r}; only "
+                             "a customer's orders become estimates or draft invoices")
         return self
 
     @property

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
         "user:payments:read user:bill_payments:read user:billable_items:read",
         alias="FRESHBOOKS_SCOPES",
     )
+    # Nothing is written to FreshBooks while this is true, whatever partners.yaml opts into.
+    freshbooks_read_only: bool = Field(True, alias="FRESHCLEO_FRESHBOOKS_READ_ONLY")
     freshbooks_requests_per_second: float = Field(5.0, alias="FRESHBOOKS_REQUESTS_PER_SECOND", gt=0)
 
     cleo_api_url: str = Field("", alias="CLEO_API_URL")

@@ -7,7 +7,7 @@ import importlib
 import click
 
 # Modules listed here each expose a click command or group under the attribute of the same name.
-_MODULES = ("db", "sandbox", "edi", "connect", "ping", "webhooks", "pipeline", "quarantine")
+_MODULES = ("db", "sandbox", "edi", "connect", "ping", "webhooks", "pipeline", "quarantine", "matches", "report")
 
 
 def _load() -> list[click.Command]:

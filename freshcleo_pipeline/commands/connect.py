@@ -25,6 +25,9 @@ def connect() -> None:
 def freshbooks(redirect_url: str | None, code: str | None, sandbox_auto: bool, account_id: str | None) -> None:
     """Open the printed URL, approve, then paste the redirect URL (or pass --redirect-url / --code)."""
     settings = get_settings()
+    writes = oauth.write_scopes(settings)  # asked beside the read scopes: partners.yaml opts into these writes
+    if writes:
+        click.echo(f"asking also for the write scopes of the writes partners.yaml opts into: {' '.join(writes)}")
     ledger = open_ledger(settings.resolved_ledger_url())
     try:
         if sandbox_auto or (settings.is_sandbox and redirect_url is None and code is None):

@@ -20,9 +20,11 @@ from freshcleo_pipeline.commands import preflight
 from freshcleo_pipeline.errors import ConfigError, FreshcleoError
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient
 from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
-from freshcleo_pipeline.ledger import Ledger, open_ledger, partner_documents, summaries
+from freshcleo_pipeline.ledger import Ledger, open_ledger, partner_documents, partner_matches, summaries
 from freshcleo_pipeline.ledger import outbox as outbox_ops
 from freshcleo_pipeline.partners import load_partners
+from freshcleo_pipeline.reports import files as report_files
+from freshcleo_pipeline.reports.reconciliation import monthly_reconciliation
 from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
 from freshcleo_pipeline.service.local import register_local, start_receiver
 from freshcleo_pipeline.service.server import BackgroundServer
@@ -34,6 +36,7 @@ from freshcleo_pipeline.settings import (
     load_settings,
 )
 from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.match_review import open_mismatches
 from freshcleo_pipeline.sync.resend import pending_decisions
 from freshcleo_pipeline.sync.resend import resend as resend_delivery
 from freshcleo_pipeline.sync.trace import find
@@ -144,10 +147,12 @@ def demo(days: int) -> None:
         sync_ok = run_range(settings, first, today, 31, "demo")
         _wait_for_pickup(running)
         running.cleo.deliver_due_acks()
-        _partners_send_documents(running, ledger)
+        _say_seeded(running)
         inbound = run_inbound(settings, "demo")
         _print_deltas(before, _tally(ledger))
         _print_summary(ledger, _days(first, today))
+        _print_matches(ledger, settings)
+        _write_reports(ledger, settings, first, today)
         click.echo("\nOpen the Dagster UI on the same instance and sandbox with: make ui")
         if not (sync_ok and inbound.success):
             sys.exit(1)
@@ -169,15 +174,45 @@ def _wait_for_pickup(running: Sandbox, limit: float = 30.0) -> None:
         running.cleo.pickup_due()
 
 
-def _partners_send_documents(running: Sandbox, ledger: Ledger) -> None:
-    """The emulated partners send their own documents, which the inbound poll reads and acknowledges: a customer's
-    850 (a 999 back from the 5010 partner), and a supplier's 810 invoicing one of the 850s we delivered to it."""
+def _say_seeded(running: Sandbox) -> None:
+    """The emulated partners' own documents, in their folders since the sandbox started, and the suppliers'
+    invoices answering the 850s we just delivered: what the inbound poll is about to read."""
+    seeded = Counter(f"{d.partner_id} {d.kind}" for d in running.seeded_partner_documents)
+    answered = Counter(a.variant for a in running.cleo.supplier_answers_made())
+    click.echo("partners' own documents waiting: " + (", ".join(f"{k}: {n}" for k, n in sorted(seeded.items()))
+                                                      or "none"))
+    if answered:
+        click.echo("suppliers invoiced our 850s: " + ", ".join(f"{k}: {n}" for k, n in sorted(answered.items())))
+
+
+def _print_matches(ledger: Ledger, settings: Settings) -> None:
     with ledger.begin() as conn:
-        ordered = outbox_ops.delivered_references(conn, "bolt-fasteners", "850")
-    sent = [running.cleo.send_partner_document("acme-retail", "850"),
-            running.cleo.send_partner_document("northwind-grocers", "850"),
-            running.cleo.send_partner_document("bolt-fasteners", "810", answers=ordered[0] if ordered else "")]
-    click.echo(f"partners sent their own documents: {', '.join(sent)}")
+        counts = partner_matches.counts(conn)
+    click.echo("Partner documents matched (partner, transaction set, result: count)")
+    for partner, transaction_set, status, count in sorted(counts):
+        click.echo(f"  {partner:<18} {transaction_set:<4} {status:<15} {count}")
+    if not counts:
+        click.echo("  none")
+    mismatched = open_mismatches(ledger, limit=10)
+    if mismatched:
+        click.echo("  mismatches (all: freshcleo matches --status mismatched):")
+        for line in mismatched:
+            click.echo(f"    {line}")
+    if settings.freshbooks_read_only:
+        click.echo("Nothing was written to FreshBooks (read-only, the default).")
+
+
+def _write_reports(ledger: Ledger, settings: Settings, first: dt.date, last: dt.date) -> None:
+    """The monthly reconciliation of each month the demo touched, as a finance person opens it."""
+    months = sorted({dt.date(d.year, d.month, 1) for d in (first, last)})
+    out = settings.data_dir / "reports"
+    partners = load_partners(settings.resolved_partners_file())
+    now = dt.datetime.now(dt.UTC)
+    paths = [p for month in months
+             for p in report_files.write(monthly_reconciliation(ledger, partners, month, now), out, ["csv", "xlsx"])]
+    click.echo("Monthly reconciliation (freshcleo report reconciliation --month YYYY-MM):")
+    for path in paths:
+        click.echo(f"  {path}")
 
 
 #: What ``_tally`` counts, in the words of the demo's "this run" line.

@@ -12,8 +12,9 @@ window comes back as a :class:`Reject` beside the usable records (:meth:`FreshBo
 :meth:`~FreshBooksClient.scan_updated`, :meth:`~FreshBooksClient.get_one`). Over-cap values are dropped with
 the page they came in, never kept whole.
 
-It must not write: no method creates or changes invoices, bills, payments or their status. The webhook module
-makes the only writes (callback registration) through ``client.http`` + ``client.authenticator``.
+It must not write: no method creates or changes invoices, bills, payments or their status. Writes go through
+``client.http`` + ``client.authenticator`` elsewhere: the webhook module's callback registration (events API) and
+``writer.FreshBooksWriter``, the one writer of accounting objects (opt-in, read-only by default).
 Retries, backoff and the request budget are the shared ``freshcleo_pipeline.http`` layer's job.
 """
 

@@ -14,15 +14,17 @@ import logging
 import secrets
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from freshcleo_pipeline.errors import ApiError, AuthError, ConfigError
+from freshcleo_pipeline.freshbooks.writer import required_scopes
 from freshcleo_pipeline.http import Authenticator, HttpClient
 from freshcleo_pipeline.ledger import Ledger, open_ledger
 from freshcleo_pipeline.ledger.tokens import InvalidGrantError, TokenSet, TokenVault
+from freshcleo_pipeline.partners import load_partners
 from freshcleo_pipeline.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,15 @@ class OAuthApp:
     api_url: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OAuthApp:
+    def from_settings(cls, settings: Settings, *, extra_scopes: Iterable[str] = ()) -> OAuthApp:
+        """The app as configured; ``extra_scopes`` (the write scopes of :func:`write_scopes`) are asked for
+        beside ``FRESHBOOKS_SCOPES``."""
+        scopes = dict.fromkeys([*settings.freshbooks_scopes.split(), *extra_scopes])
         return cls(
             client_id=settings.resolved_freshbooks_client_id(),
             client_secret=settings.resolved_freshbooks_client_secret(),
             redirect_uri=settings.resolved_freshbooks_redirect_uri(),
-            scopes=" ".join(settings.freshbooks_scopes.split()),
+            scopes=" ".join(scopes),
             auth_url=settings.resolved_freshbooks_auth_url().rstrip("/"),
             api_url=settings.resolved_freshbooks_api_url().rstrip("/"),
         )
@@ -73,6 +78,19 @@ class Identity:
     business_uuid: str
     business_name: str
     identity_id: str
+
+
+def write_scopes(settings: Settings) -> tuple[str, ...]:
+    """The scopes the writes partners.yaml opts into need (``writer.required_scopes``); none while
+    ``FRESHCLEO_FRESHBOOKS_READ_ONLY`` is true, and then partners.yaml is not even read."""
+    if settings.freshbooks_read_only:
+        return ()
+    return required_scopes(load_partners(settings.resolved_partners_file()), read_only=False)
+
+
+def connect_app(settings: Settings) -> OAuthApp:
+    """The app as the connect flow presents it: the read scopes plus the opted-in write scopes."""
+    return OAuthApp.from_settings(settings, extra_scopes=write_scopes(settings))
 
 
 def new_state() -> str:
@@ -245,7 +263,7 @@ def connect_with_redirect(
     account_id: str | None = None, http: HttpClient | None = None, connection: str = "default",
 ) -> Identity:
     """Finish the flow: check the redirect, exchange the code, discover the business, store the pair."""
-    app = OAuthApp.from_settings(settings)
+    app = connect_app(settings)
     code = parse_redirect(pasted, expected_state)
     client = http or oauth_http(settings)
     try:
@@ -257,7 +275,8 @@ def connect_with_redirect(
     granted = frozenset(tokens.scope.split())
     missing = app.required_scopes - granted if granted else frozenset()
     if missing:
-        log.warning("freshbooks: granted scopes lack %s; some reads will get 403", " ".join(sorted(missing)))
+        log.warning("freshbooks: granted scopes lack %s; requests that need them will get 403",
+                    " ".join(sorted(missing)))
     vault_for(settings, ledger, connection).save_new_grant(
         tokens, account_id=identity.account_id, business_id=identity.business_id,
         business_uuid=identity.business_uuid)
@@ -270,7 +289,7 @@ def sandbox_auto_connect(settings: Settings, ledger: Ledger, *, account_id: str 
     """Connect to the sandbox with no human: its authorize endpoint consents at once and answers a 302."""
     if not settings.is_sandbox:
         raise ConfigError("FRESHCLEO_MODE", settings.mode.value, "sandbox (auto-consent exists only there)")
-    app = OAuthApp.from_settings(settings)
+    app = connect_app(settings)
     state = new_state()
     http = HttpClient(SERVICE, app.auth_url)
     try:
@@ -310,7 +329,7 @@ def begin_authorization(settings: Settings) -> tuple[str, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"state": state, "created": time.time()}), encoding="utf-8")
     path.chmod(0o600)
-    return authorize_url(OAuthApp.from_settings(settings), state), state
+    return authorize_url(connect_app(settings), state), state
 
 
 def pending_state(settings: Settings) -> str | None:
@@ -335,9 +354,11 @@ __all__ = [
     "authorize_url",
     "begin_authorization",
     "complete_authorization_from_redirect",
+    "connect_app",
     "connect_with_redirect",
     "discover_identity",
     "exchange_code",
     "refresh_tokens",
     "sandbox_auto_connect",
+    "write_scopes",
 ]

@@ -400,3 +400,56 @@ acknowledgments_sent = Table(
     Column("run_id", String(64), nullable=True),
     Index(None, "partner_id", "their_isa13"),
 )
+
+# What each partner document matched in FreshBooks and in what we sent: one row per partner document, the current
+# result (the history is in the audit trail). A supplier's 810 against the 850 we sent, the FreshBooks bill it came
+# from and the supplier's bill vendor; a customer's 850 against the client and the invoice answering it; a
+# customer's 820 against the invoices it names.
+partner_matches = Table(
+    "partner_matches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("partner_document_id", Id, ForeignKey("partner_documents.id"), nullable=False, unique=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("transaction_set", String(3), nullable=False),
+    Column("reference", String(64), nullable=False, default=""),  # their number (BIG02 / BEG03 / TRN02)
+    Column("document_date", Date(), nullable=True),
+    # matched | mismatched | unmatched (810); answered | unanswered (850); reported (820, facts only)
+    Column("status", String(20), nullable=False),
+    Column("differences", Text(), nullable=False, default="[]"),  # [{field, theirs, sent, freshbooks}]
+    Column("freshbooks_kind", String(20), nullable=True),  # bill | invoice | client | bill_vendor
+    Column("freshbooks_id", String(40), nullable=True),
+    Column("our_reference", String(64), nullable=True),  # our PO / invoice number it answers
+    Column("our_isa13", String(9), nullable=True),  # the interchange that carried what it answers
+    Column("detail", Text(), nullable=False, default="{}"),
+    Column("checked_at", UtcDateTime(), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),  # when status or differences last changed
+    Column("changed_run_id", String(64), nullable=True),  # the run that changed them: "new" mismatches
+    Column("run_id", String(64), nullable=True),
+    Index(None, "partner_id", "status"),
+    Index(None, "changed_run_id"),
+)
+
+# The only writes to FreshBooks (opt-in per partner): one row per idempotency key, claimed before the request
+# leaves, so a re-run, a retry or a crash never creates a second bill, estimate, invoice, vendor or client.
+freshbooks_writes = Table(
+    "freshbooks_writes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),  # bill | estimate | invoice | bill_vendor | client
+    Column("partner_document_id", Id, ForeignKey("partner_documents.id"), nullable=True),
+    Column("reference", String(64), nullable=False, default=""),  # bill number, PO number, or the name
+    # claimed (request may have left) | created | failed (refused by FreshBooks, with the reason)
+    Column("state", String(20), nullable=False),
+    Column("request", Text(), nullable=False, default="{}"),  # the body sent (business fields only)
+    Column("freshbooks_id", String(40), nullable=True),
+    Column("error", Text(), nullable=True),
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    Index(None, "kind", "freshbooks_id"),
+    Index(None, "partner_id", "kind", "reference"),
+)

@@ -26,23 +26,13 @@ class DirectoryReport:
 
 def align(ctx: SyncContext, account_id: str) -> DirectoryReport:
     report = DirectoryReport()
-    with ctx.ledger.begin() as conn:
-        clients = snapshots.latest_payloads(conn, "client", account_id)
-        vendors = snapshots.latest_payloads(conn, "bill_vendor", account_id)
     claimed: dict[str, set[str]] = {p.id: set() for p in ctx.partners.partners}
-    sides = ((DocumentKind.INVOICE, clients, report.unclaimed_clients),
-             (DocumentKind.BILL, vendors, report.unclaimed_vendors))
-    for kind, records, unclaimed in sides:
-        for raw in records:
-            if int(raw.get("vis_state") or 0) == 1:
-                continue
-            source_id, organization, email = _keys(kind, raw)
-            partner = ctx.partners.route(kind, source_id=source_id, organization=organization, email=email)
-            label = f"{source_id} {organization or email}".strip()
-            if partner is None:
-                unclaimed.append(label)
-            else:
-                claimed[partner.id].add(label)
+    for party in freshbooks_parties(ctx, account_id):
+        label = f"{party.source_id} {party.name}".strip()
+        if party.partner_id is None:
+            (report.unclaimed_clients if party.kind is DocumentKind.INVOICE else report.unclaimed_vendors).append(label)
+        else:
+            claimed[party.partner_id].add(label)
     folders: set[str] = set()
     try:
         client = ctx.cleo()
@@ -65,6 +55,34 @@ def align(ctx: SyncContext, account_id: str) -> DirectoryReport:
     report.unused_cleo_folders = sorted(folders - used)
     return report
 
+
+
+@dataclass(frozen=True)
+class FreshBooksParty:
+    """A FreshBooks client (``kind`` invoice: customers) or bill vendor (``kind`` bill: suppliers), with the
+    partner that claims it (``None``: no partner does)."""
+
+    kind: DocumentKind
+    source_id: str
+    name: str
+    partner_id: str | None
+
+
+def freshbooks_parties(ctx: SyncContext, account_id: str) -> list[FreshBooksParty]:
+    """Every active FreshBooks client and bill vendor as the last reference poll saw them, routed to partners."""
+    with ctx.ledger.begin() as conn:
+        clients = snapshots.latest_payloads(conn, "client", account_id)
+        vendors = snapshots.latest_payloads(conn, "bill_vendor", account_id)
+    out: list[FreshBooksParty] = []
+    for kind, records in ((DocumentKind.INVOICE, clients), (DocumentKind.BILL, vendors)):
+        for raw in records:
+            if int(raw.get("vis_state") or 0) == 1:
+                continue
+            source_id, organization, email = _keys(kind, raw)
+            partner = ctx.partners.route(kind, source_id=source_id, organization=organization, email=email)
+            out.append(FreshBooksParty(kind, source_id, organization or email,
+                                       partner.id if partner is not None else None))
+    return out
 
 
 def _keys(kind: DocumentKind, raw: dict[str, Any]) -> tuple[str, str, str]:

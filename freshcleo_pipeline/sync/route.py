@@ -3,7 +3,8 @@
 Every document version gets a row in ``documents`` with a status, never a silent drop:
 ``routed`` (a partner receives it), ``unrouted`` (no partner matches its client or vendor), ``draft`` (not
 sent), ``deleted`` (routed, for the partner's cancel policy), ``superseded`` (a newer version lives in a
-later partition), ``invalid`` (the FreshBooks data cannot be read; the reason names the field and value).
+later partition), ``from_partner`` (a bill freshcleo created from a supplier's own 810: never sent back to it as
+an 850), ``invalid`` (the FreshBooks data cannot be read; the reason names the field and value).
 
 A document that fails here for any reason (a DataError, or anything unexpected, named by type and message) is
 decided ``invalid`` and also set aside in the quarantine (stage ``normalize``), so one document never stops the
@@ -33,7 +34,7 @@ from freshcleo_pipeline.documents import (
 from freshcleo_pipeline.errors import DataError
 from freshcleo_pipeline.freshbooks.client import item_key
 from freshcleo_pipeline.freshbooks.normalize import NormalizeContext, document_state, normalize, partner_keys
-from freshcleo_pipeline.ledger import Connection, audit, quarantine, snapshots
+from freshcleo_pipeline.ledger import Connection, audit, freshbooks_writes, quarantine, snapshots
 from freshcleo_pipeline.ledger.snapshots import Snapshot
 from freshcleo_pipeline.sync.context import SyncContext
 
@@ -41,6 +42,23 @@ ROUTABLE = ("routed", "deleted")
 #: Decisions taken again on every run: nothing was sent for them, and a fix may change them.
 REDECIDED = ("unrouted", "invalid")
 CHUNK = 500
+
+
+@dataclass(frozen=True)
+class OurBills:
+    """Bills freshcleo created in FreshBooks from suppliers' 810s: by id once created, and by (partner, bill
+    number) from the moment the write is claimed, so a bill whose creation a crash left unrecorded is known too."""
+
+    ids: frozenset[str] = frozenset()
+    numbers: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def load(cls, conn: Connection, partner_ids: Sequence[str]) -> OurBills:
+        numbers = {(p, n) for p in partner_ids for n in freshbooks_writes.claimed_references(conn, p, "bill")}
+        return cls(frozenset(freshbooks_writes.created_ids(conn, "bill")), frozenset(numbers))
+
+    def holds(self, source_id: str, partner_id: str, bill_number: str) -> bool:
+        return source_id in self.ids or (bool(bill_number) and (partner_id, bill_number) in self.numbers)
 
 
 @dataclass
@@ -94,6 +112,7 @@ def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummar
             "vendors": snapshots.latest_payloads(conn, "bill_vendor", account_id),
             "items": snapshots.latest_payloads(conn, "item", account_id),
         }
+        ours = OurBills.load(conn, [p.id for p in ctx.partners.partners if p.create_bills])
     for kind in DocumentKind:
         with ctx.ledger.begin() as conn:
             ids = snapshots.latest_ids_in_partitions(conn, kind.value, account_id, days)
@@ -105,13 +124,14 @@ def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummar
                     summary.per_partner[(partner, k)] += 1
         todo = [i for i in ids if i not in final]
         for start in range(0, len(todo), CHUNK):
-            _route_chunk(ctx, kind, account_id, company, reference, todo[start:start + CHUNK], decided, summary)
+            _route_chunk(ctx, kind, account_id, company, reference, todo[start:start + CHUNK], decided, summary,
+                         ours)
     return summary
 
 
 def _route_chunk(ctx: SyncContext, kind: DocumentKind, account_id: str, company: Party,
                  reference: dict[str, list[dict[str, Any]]], ids: list[int],
-                 decided: dict[int, tuple[int, str]], summary: RouteSummary) -> None:
+                 decided: dict[int, tuple[int, str]], summary: RouteSummary, ours: OurBills) -> None:
     with ctx.ledger.begin() as conn:
         chunk = snapshots.load_snapshots(conn, ids)
         invoice_ids = sorted({str(s.payload.get("invoiceid")) for s in chunk if kind is DocumentKind.PAYMENT})
@@ -122,7 +142,7 @@ def _route_chunk(ctx: SyncContext, kind: DocumentKind, account_id: str, company:
             bills=_chunked_payloads(conn, "bill", account_id, bill_ids))
         newest = snapshots.newest_partition(conn, kind.value, account_id, [s.source_id for s in chunk])
     problems: dict[int, Problem] = {}
-    rows = [_decide(ctx, kind, snap, norm, newest.get(snap.source_id), summary, problems) for snap in chunk]
+    rows = [_decide(ctx, kind, snap, norm, newest.get(snap.source_id), summary, problems, ours) for snap in chunk]
     with ctx.ledger.begin() as conn:
         _quarantine(ctx, conn, kind, chunk, rows, problems, summary)
         snapshots.save_documents(conn, [r for r in rows if r["snapshot_id"] not in decided], ctx.run_id)
@@ -163,10 +183,11 @@ def _quarantine(ctx: SyncContext, conn: Connection, kind: DocumentKind, chunk: l
 
 
 def _decide(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: NormalizeContext,
-            newest_day: dt.date | None, summary: RouteSummary, problems: dict[int, Problem]) -> dict[str, Any]:
+            newest_day: dt.date | None, summary: RouteSummary, problems: dict[int, Problem],
+            ours: OurBills) -> dict[str, Any]:
     """One version's decision; any failure of this one document makes it ``invalid`` (never the run's)."""
     try:
-        return _decide_one(ctx, kind, snap, norm, newest_day, summary)
+        return _decide_one(ctx, kind, snap, norm, newest_day, summary, ours)
     except DataError as exc:
         problem, reason = Problem("bad_field", exc.field, exc.value), str(exc)
     except Exception as exc:  # noqa: BLE001  one document never stops the others
@@ -188,7 +209,7 @@ def _decide(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: Normaliz
 
 
 def _decide_one(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: NormalizeContext,
-                newest_day: dt.date | None, summary: RouteSummary) -> dict[str, Any]:
+                newest_day: dt.date | None, summary: RouteSummary, ours: OurBills) -> dict[str, Any]:
     raw = snap.payload
     row: dict[str, Any] = {
         "snapshot_id": snap.id, "kind": kind.value, "account_id": snap.account_id, "source_id": snap.source_id,
@@ -227,6 +248,10 @@ def _decide_one(ctx: SyncContext, kind: DocumentKind, snap: Snapshot, norm: Norm
         side = "client" if kind in (DocumentKind.INVOICE, DocumentKind.PAYMENT) else "vendor"
         return finish("unrouted", f"no enabled partner in partners.yaml matches {side} {who or '(none)'} "
                                   f"for {kind.value} documents")
+    if (kind is DocumentKind.BILL and isinstance(document, PurchaseOrder)
+            and ours.holds(snap.source_id, partner.id, document.bill_number)):
+        return finish("from_partner", f"created by freshcleo from {partner.id}'s invoice {document.bill_number}: "
+                                      "not sent back to it as a purchase order")
     row["partner_id"] = partner.id
     row["transaction_set"] = TRANSACTION_SET[kind]
     summary.per_partner[(partner.id, kind.value)] += 1

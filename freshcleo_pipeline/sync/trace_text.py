@@ -229,10 +229,35 @@ def _received(d: Detail, partner: str) -> str:
     return f"received from {partner}" + (f": {what}" if what else "") + dated + money
 
 
+def _matched(verdict: str) -> Callable[[Detail, str], str]:
+    def phrase(d: Detail, partner: str) -> str:
+        against = f" FreshBooks {d['freshbooks']}" if d.get("freshbooks") else ""
+        answers = f" (answers our {d['our_reference']})" if d.get("our_reference") else ""
+        was = f", was {d['previous']}" if d.get("previous") else ""
+        return f"{verdict}{against}{answers}{was}: {d.get('summary') or '-'}"
+    return phrase
+
+
+def _partner_said(d: Detail, partner: str) -> str:
+    return f"{partner}'s {d.get('their_reference') or 'document'} ({d.get('partner_document') or '-'}): " \
+           f"{d.get('summary') or '-'}"
+
+
 PHRASES: dict[str, Callable[[Detail, str], str]] = {
+    "match_matched": _matched("matched"),
+    "match_mismatched": _matched("MISMATCHED"),
+    "match_unmatched": _matched("unmatched: nothing we sent or hold answers it"),
+    "match_answered": _matched("answered by an invoice"),
+    "match_unanswered": _matched("not answered by any invoice yet"),
+    "match_reported": _matched("remittance compared with FreshBooks"),
+    "partner_810_matched": _partner_said,
+    "partner_810_mismatched": _partner_said,
+    "partner_850_answered": _partner_said,
+    "partner_820_reported": _partner_said,
     "extracted": _extracted,
     "normalized": _normalized,
     "superseded": _not_routed("superseded"),
+    "from_partner": _not_routed("was created by freshcleo from the supplier's invoice, not sent back"),
     "draft": _not_routed("is a draft, not sent"),
     "unrouted": _not_routed("not routed to any partner"),
     "invalid": _not_routed("could not be read"),
@@ -316,7 +341,7 @@ def _ack_notes(ack: Acknowledgment) -> list[str]:
 def _event_notes(event: str, detail: Detail) -> list[str]:
     if event in ("rendered", "render_invalid"):
         return [adjustment(a) for a in detail.get("adjustments") or ()]
-    if event in ("normalized", "unrouted", "draft", "invalid", "superseded"):
+    if event in ("normalized", "unrouted", "draft", "invalid", "superseded", "from_partner"):
         return [f"warning: {w}" for w in detail.get("warnings") or ()]
     return []
 

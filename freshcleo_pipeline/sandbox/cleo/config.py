@@ -1,10 +1,10 @@
 """What the Cleo emulator needs to know of partners.yaml, read with its own small parser.
 
 Owns the emulator's view of the trading partners: each partner's id, role, EDI identity, delimiters, the
-acknowledgment its translator answers with (997, or 999 for 5010 partners), the ISA15 usage it expects, and its
-outbound / inbound / archive folder names, plus the company's own EDI identity. Deliberately does not use
-the product's ``freshcleo_pipeline.partners``: the emulator plays the partners' side and must not share the
-client's reading of the file.
+acknowledgment its translator answers with (997, or 999 for 5010 partners), the ISA15 usage it expects, its
+outbound / inbound / archive folder names and the FreshBooks names it goes by (``match.organizations``), plus
+the company's own EDI identity. Deliberately does not use the product's ``freshcleo_pipeline.partners``: the
+emulator plays the partners' side and must not share the client's reading of the file.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class SandboxPartner:
     archive: str
     acknowledgment: str = "997"  # what this partner answers our groups with: 997 | 999
     usage: str = ""  # the ISA15 it expects (T | P); "" = either
+    name: str = ""
+    organizations: tuple[str, ...] = ()  # the FreshBooks organization / vendor names that are this partner
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ def _acknowledgment(entry: dict[str, Any], where: str) -> str:
     return "999" if str(entry.get("x12_version", "004010")).startswith("005") else "997"
 
 
+def _organizations(entry: dict[str, Any]) -> tuple[str, ...]:
+    match = entry.get("match")
+    named = match.get("organizations") if isinstance(match, dict) else None
+    if isinstance(named, list) and named:
+        return tuple(str(n) for n in named)
+    return (str(entry["name"]),) if entry.get("name") else ()
+
+
 def load_config(path: Path) -> SandboxConfig:
     """Read partners.yaml; a malformed file raises ``ValueError`` naming the entry and the field."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -101,5 +111,7 @@ def load_config(path: Path) -> SandboxConfig:
             archive=str(folders.get("archive") or "").strip("/"),
             acknowledgment=_acknowledgment(entry, where),
             usage=str(entry.get("usage", "")).strip().upper(),
+            name=str(entry.get("name") or entry["id"]),
+            organizations=_organizations(entry),
         ))
     return SandboxConfig(company, tuple(partners))

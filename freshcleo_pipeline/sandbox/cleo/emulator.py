@@ -9,7 +9,9 @@ errors, always. Content is served from the stored bytes themselves, so a large f
 Folders come from partners.yaml: per partner an outbound folder (we upload, and may list and read back), an
 inbound folder (partners' files and acknowledgments; we read) and an archive (we move into it and read).
 Routing, counters and fault injection come from the shared ``Emulator`` base; CIC's pick-up of uploads and the
-partner's received side live in ``routing``; the partner's answers in ``acks`` and ``partner_documents``.
+partner's received side live in ``routing``; the partner's answers in ``acks`` and ``partner_documents``; a
+supplier's 810 answering our 850 (with ``supplier_answers``) in ``partner_play``; the partners' documents seeded
+about the FreshBooks books (``seed_partner_traffic``, called by the launcher) in ``partner_traffic``.
 
 Readings of what the reference leaves open (each the one hardest on the client): an uploaded file is consumed
 (vanishes) when ``pickup_delay`` is set [inferred; visibility after pick-up unconfirmed]; the lockout is on
@@ -20,7 +22,9 @@ Test controls live under ``/_sandbox/`` (``httpserver.CONTROL_PREFIX``, shared w
 reference's sketch calls it ``/_emulator/``): outside ``/api``, so never mistaken for Cleo's API, and never
 called by the client. ``POST /_sandbox/files?folder=…&name=…`` puts any bytes (the request body) into any
 folder, for tests and demos in other processes; ``POST /_sandbox/partner-send`` has a partner send its own
-850/810/820 (``partner_documents``), which also records, and never answers, the acknowledgments we upload;
+850/810/820 (``partner_documents``: ``reference``, ``answers``, ``lines``, ``remittance``, ``total``, ``ta1``,
+``broken``), which also records, and never answers, the acknowledgments we upload; ``GET /_sandbox/answers``
+lists the suppliers' answers to our 850s (variant, PO, invoice number, file) and the documents seeded at start;
 ``GET /_sandbox/received`` lists what the partners received (without content) with the counters;
 ``POST /_sandbox/pickup`` runs the pick-up now; ``POST /_sandbox/tokens/expire`` (or ``expire-tokens``) revokes
 every live token.
@@ -31,8 +35,10 @@ matching request") and ``login_fail`` (the login answers 401 as for wrong creden
 it only ever matches the login; the lockout does not count it). ``rate_limit`` buckets are per account: the
 configured user for any token issued here, the form's username at the login. ``GET /_sandbox/stats`` answers the
 §9.6 shape: ``requests``, ``auth``, ``uploads``, ``downloads``, ``deletes``, ``moves``, ``interchanges``, ``acks``,
-``faults``, ``peak_concurrency`` (see ``stats``, ``tokens``, ``routing``). ``DELETE /_sandbox/counters`` clears
-the request, login and transfer figures, never the partner side's records (interchanges, answers).
+``faults``, ``peak_concurrency`` (see ``stats``, ``tokens``, ``routing``), plus ``supplier_answers`` and
+``partner_documents_seeded`` (what the partners sent of their own, for tests that must know what was seeded).
+``DELETE /_sandbox/counters`` clears the request, login and transfer figures, never the partner side's records
+(interchanges, answers, seeded documents).
 """
 
 from __future__ import annotations
@@ -42,13 +48,22 @@ import fnmatch
 import json
 import re
 import urllib.parse
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 from freshcleo_pipeline.sandbox.cleo.acks import AckDesk, AckRecord
 from freshcleo_pipeline.sandbox.cleo.clock import SandboxClock
 from freshcleo_pipeline.sandbox.cleo.config import SandboxConfig, SandboxPartner, load_config
-from freshcleo_pipeline.sandbox.cleo.partner_documents import AcknowledgmentReceived, PartnerDesk
+from freshcleo_pipeline.sandbox.cleo.partner_documents import (
+    AcknowledgmentReceived,
+    DocumentLine,
+    PartnerDesk,
+    RemittanceItem,
+)
+from freshcleo_pipeline.sandbox.cleo.partner_play import DEFAULT_ANSWER_MIX, SupplierAnswer, SupplierDesk
+from freshcleo_pipeline.sandbox.cleo.partner_traffic import PartnerInvoice, SeededDocument, seed_partner_traffic
 from freshcleo_pipeline.sandbox.cleo.routing import Pickup, ReceivedInterchange
 from freshcleo_pipeline.sandbox.cleo.stats import TransferTally, ack_summary
 from freshcleo_pipeline.sandbox.cleo.store import DOWNLOAD, UPLOAD, Folder, Store, StoredFile, StoreError
@@ -80,7 +95,9 @@ class CleoEmulator(Emulator):
     ``pickup_delay`` (None: uploads stay in the outbound folder; 0: consumed at once; > 0: consumed that many
     seconds after upload; see ``routing``), ``allowed_file_patterns`` (names uploads may carry, fnmatch
     wildcards), ``max_upload_bytes`` (None = no limit), ``max_page`` (the cap on ``count``), ``server_header``
-    (the ``Server`` header; clients must not read it).
+    (the ``Server`` header; clients must not read it), ``supplier_answers`` (off by default: suppliers answer
+    each 850 they receive with an 810 in their inbound folder, see ``partner_play``), ``answer_mix`` (the shares
+    of the answer variants ``match`` / ``price`` / ``short`` / ``none``; ``partner_play.DEFAULT_ANSWER_MIX``).
     """
 
     name = "cleo"
@@ -106,6 +123,8 @@ class CleoEmulator(Emulator):
         max_upload_bytes: int | None = MAX_UPLOAD_BYTES,
         max_page: int = MAX_PAGE,
         server_header: str = SERVER_HEADER,
+        supplier_answers: bool = False,
+        answer_mix: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(seed=seed)
         if not allowed_file_patterns:
@@ -123,6 +142,9 @@ class CleoEmulator(Emulator):
         self.server_header = server_header
         self.acks = AckDesk(self.config, self.store, self.clock, acks, ack_delay, reject_rate, silence_rate, seed)
         self.partner_desk = PartnerDesk(self.config, self.store)
+        self.suppliers = SupplierDesk(self.partner_desk, self.clock, supplier_answers, seed,
+                                      dict(DEFAULT_ANSWER_MIX if answer_mix is None else answer_mix))
+        self.seeded_partner_documents: list[SeededDocument] = []
         self.pickup = Pickup(self.config, self.store, self.clock, pickup_delay, self._partner_reacts)
         created = self.clock.now()
         patterns = tuple(allowed_file_patterns)
@@ -158,6 +180,7 @@ class CleoEmulator(Emulator):
         self.route("GET", CONTROL_PREFIX + "acknowledgments-received", self._control_received)
         self.route("GET", CONTROL_PREFIX + "received", self._control_partner_received)
         self.route("POST", CONTROL_PREFIX + "pickup", self._control_pickup)
+        self.route("GET", CONTROL_PREFIX + "answers", self._control_answers)
 
     # ---- in-process helpers for tests and the CLI ----
 
@@ -190,10 +213,31 @@ class CleoEmulator(Emulator):
         return self.acks.drop_partner_document(self.config.partner(partner_id), kind)
 
     def send_partner_document(self, partner_id: str, kind: str, *, reference: str = "", answers: str = "",
-                              ta1: bool = False, broken: bool = False) -> str:
-        """A partner's business document (850, 810, 820) in its inbound folder (see ``PartnerDesk.send``)."""
-        return self.partner_desk.send(self.config.partner(partner_id), kind, self.clock.now(), reference=reference,
-                                      answers=answers, ta1=ta1, broken=broken)
+                              ta1: bool = False, broken: bool = False,
+                              lines: Sequence[DocumentLine | tuple[object, ...]] | None = None,
+                              remittance: Sequence[RemittanceItem | tuple[object, ...]] | None = None,
+                              total: Decimal | str | int | None = None, when: dt.datetime | None = None) -> str:
+        """A partner's business document (850, 810, 820) in its inbound folder (see ``PartnerDesk.send``);
+        ``when`` dates it (the emulator's now by default)."""
+        return self.partner_desk.send(self.config.partner(partner_id), kind, when or self.clock.now(),
+                                      reference=reference, answers=answers, ta1=ta1, broken=broken, lines=lines,
+                                      remittance=remittance, total=total)
+
+    def answer_variant_for(self, po_number: str) -> str:
+        """How a supplier answers the 850 with this PO number under this emulator's seed and answer mix: pure."""
+        return self.suppliers.variant_for(po_number)
+
+    def supplier_answers_made(self) -> list[SupplierAnswer]:
+        """Every purchase order the suppliers answered (``none`` included), oldest first."""
+        return self.suppliers.made()
+
+    def seed_partner_traffic(self, invoices: Mapping[str, Sequence[PartnerInvoice]], *, seed: int,
+                             when: dt.datetime) -> list[SeededDocument]:
+        """The partners' own documents about our books (``partner_traffic``), dated ``when``; recorded in
+        ``seeded_partner_documents`` and returned."""
+        seeded = seed_partner_traffic(self.partner_desk, self.config, invoices, seed=seed, when=when)
+        self.seeded_partner_documents.extend(seeded)
+        return seeded
 
     @property
     def acknowledgments_received(self) -> list[AcknowledgmentReceived]:
@@ -265,12 +309,16 @@ class CleoEmulator(Emulator):
     def stats(self) -> dict[str, Any]:
         """The §9.6 figures: requests, faults and peak concurrency (shared server), ``auth`` (``tokens``),
         ``uploads``/``downloads``/``deletes``/``moves`` (``stats``), ``interchanges`` (what the partners received,
-        ``routing``; plus ``consumed`` by pick-up) and ``acks`` (the partners' answers, ``stats.ack_summary``)."""
+        ``routing``; plus ``consumed`` by pick-up), ``acks`` (the partners' answers, ``stats.ack_summary``),
+        ``supplier_answers`` (the 810s suppliers wrote for our 850s, ``partner_play``) and
+        ``partner_documents_seeded`` (the partners' documents placed at the sandbox's start, ``partner_traffic``)."""
         figures = super().stats()
         figures["auth"] = vars(self.tokens.counts).copy()
         figures.update(self.transfers.summary())
         figures["interchanges"] = vars(self.pickup.counts).copy()
         figures["acks"] = ack_summary(self.acks.records)
+        figures["supplier_answers"] = [a.summary() for a in self.supplier_answers_made()]
+        figures["partner_documents_seeded"] = [d.summary() for d in self.seeded_partner_documents]
         return figures
 
     def reset_counts(self) -> None:
@@ -282,9 +330,17 @@ class CleoEmulator(Emulator):
         return sum(1 for r in self.acks.records if r.delivered)
 
     def _partner_reacts(self, partner: SandboxPartner, name: str, content: bytes) -> None:
-        """The partner has received a file: an acknowledgment of ours is recorded, anything else answered."""
-        if not self.partner_desk.took_acknowledgment(partner, name, content):
-            self.acks.received(partner, name, content)
+        """The partner has received a file: an acknowledgment of ours is recorded, anything else answered (a
+        supplier also invoices the orders in it, unless it refused the interchange)."""
+        if self.partner_desk.took_acknowledgment(partner, name, content):
+            return
+        self.acks.received(partner, name, content)
+        if self.suppliers.enabled and partner.role == "supplier":
+            self.suppliers.received(partner, name, content, refused=self._refused(partner, name))
+
+    def _refused(self, partner: SandboxPartner, name: str) -> bool:
+        decided = [r for r in self.acks.records if r.partner_id == partner.id and r.file_name == name]
+        return bool(decided) and decided[-1].outcome in ("rejected", "ta1", "unreadable")
 
     # ---- authentication ----
 
@@ -453,13 +509,20 @@ class CleoEmulator(Emulator):
         return Response.json(201, {"id": stored_id, "name": name, "size": len(request.body)})
 
     def _control_send(self, request: Request) -> Response:
-        """Body ``{"partner", "kind", "reference"?, "answers"?, "ta1"?, "broken"?}``; answers the file name."""
+        """Body ``{"partner", "kind", "reference"?, "answers"?, "ta1"?, "broken"?, "lines"?, "remittance"?,
+        "total"?}``: ``lines`` as ``[quantity, unit, unit_price, product_id, description]`` lists (or objects with
+        those keys), ``remittance`` as ``[invoice_number, amount_paid, invoice_total]`` lists (or objects), money
+        as strings; answers the file name."""
         data = request.json() or {}
         try:
+            lines = _rows(data.get("lines"), DocumentLine._fields, "lines")
+            remittance = _rows(data.get("remittance"), RemittanceItem._fields, "remittance")
+            total = data.get("total")
             name = self.send_partner_document(str(data.get("partner", "")), str(data.get("kind", "")),
                                               reference=str(data.get("reference", "")),
                                               answers=str(data.get("answers", "")), ta1=data.get("ta1") is True,
-                                              broken=data.get("broken") is True)
+                                              broken=data.get("broken") is True, lines=lines, remittance=remittance,
+                                              total=None if total is None else str(total))
         except (KeyError, ValueError) as exc:
             return _error(422, str(exc).strip('"'))
         return Response.json(201, {"name": name})
@@ -477,6 +540,12 @@ class CleoEmulator(Emulator):
 
     def _control_pickup(self, _request: Request) -> Response:
         return Response.json(200, {"picked_up": self.pickup_due()})
+
+    def _control_answers(self, _request: Request) -> Response:
+        """What the partners sent of their own: suppliers' answers to our 850s and the documents seeded at start."""
+        self.pickup.pickup_due()
+        return Response.json(200, {"supplier_answers": [a.summary() for a in self.supplier_answers_made()],
+                                   "seeded": [d.summary() for d in self.seeded_partner_documents]})
 
 
 class _BadRequest(Exception):
@@ -496,6 +565,25 @@ def _checked_name(name: str | None) -> str:
     if not name or "/" in name or "\\" in name or name in (".", "..") or len(name) > 255:
         raise _BadRequest(f"filename: got {name!r}; expected a plain file name (1-255 characters, no '/')")
     return name
+
+
+def _rows(raw: object, fields: tuple[str, ...], name: str) -> list[tuple[object, ...]] | None:
+    """JSON rows (lists, or objects keyed by ``fields``) as tuples; None when absent."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise ValueError(f"{name}: got {raw!r}; expected a list of rows")
+    rows: list[tuple[object, ...]] = []
+    for index, row in enumerate(raw):
+        if isinstance(row, dict):
+            missing = [f for f in fields if f not in row]
+            if missing:
+                raise ValueError(f"{name}[{index}]: missing {missing}; expected keys {list(fields)}")
+            row = [row[f] for f in fields]
+        if not isinstance(row, list) or len(row) != len(fields):
+            raise ValueError(f"{name}[{index}]: got {row!r}; expected {list(fields)}")
+        rows.append(tuple(str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in row))
+    return rows
 
 
 def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:

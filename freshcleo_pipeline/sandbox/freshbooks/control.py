@@ -19,7 +19,8 @@ Owns the HTTP mirror of the emulator's in-process controls, for demos and for te
 | ``GET /_sandbox/freshbooks/webhooks``             | callbacks (without verifiers) and deliveries            |
 | ``GET /_sandbox/freshbooks/info``                 | account ids, document counts                            |
 
-Counters (``/_sandbox/counters``) and faults (``/_sandbox/faults``) are the shared machinery's. Control
+Counters (``/_sandbox/counters``) and faults (``/_sandbox/faults``) are the shared machinery's; ``/_sandbox/stats``
+adds ``api_writes``, the writes received on the accounting API per kind (never the writes made here). Control
 requests need no token and are not counted. Nothing here bypasses the store's validation except ``corrupt``,
 which is fault injection: it changes what is served, never the books.
 """

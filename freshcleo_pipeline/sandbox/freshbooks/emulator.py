@@ -58,12 +58,24 @@ lenient reading fails here):
 | Callback create scope (2.9)                     | the read scope of the event's object                        |
 | Rate limits (15)                                | none unless injected as faults (429 + Retry-After)          |
 | ``x-api-version`` header (4.1)                  | not sent                                                    |
+| Estimates (4.2, 2.9; no field table)            | invoice-like fields and totals, no payments; created over   |
+|                                                 | the API as status 1 (draft); no filter honoured (all listed)|
+| Invoices created over the API (11.1)            | status 1 (draft) unless ``action_mark_as_sent``; the        |
+|                                                 | in-process ``create`` seeds them sent                       |
+| Status/payment fields in a POST body (12)       | silently ignored as computed (the 422 reading is unconfirmed)|
+| Unknown vendorid/customerid in a POST (14.1)    | 422, errno 1004, ``field`` naming it                        |
+
+Writes received over HTTP (a 2xx answer to POST/PUT/DELETE on ``/accounting/…``) are counted per kind in
+``api_writes()`` and ``GET /_sandbox/stats`` (``api_writes``); the in-process and ``/_sandbox/`` controls tests
+seed data with are not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -82,7 +94,10 @@ DEFAULT_REDIRECT_URIS = ("http://127.0.0.1:8713/oauth/freshbooks/callback",)
 ACCOUNTING = "/accounting/account/{account_id}/"
 CALLBACKS = "/events/account/{account_id}/events/callbacks"
 SYSTEM_URL = "https://harborsupply.freshbooks.com"
-_DATE_FIELD = {"invoices": "create_date", "payments": "date", "bills": "issue_date", "bill_payments": "paid_date"}
+_DATE_FIELD = {"invoices": "create_date", "payments": "date", "bills": "issue_date", "bill_payments": "paid_date",
+               "estimates": "create_date"}
+#: Methods that change the books: counted per kind in ``api_writes`` when they succeed over HTTP.
+_WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 _EVENT_SCOPES = {k.event: k.scope for k in KINDS.values() if k.event}
 
 Clock = Callable[[], dt.datetime]
@@ -132,6 +147,10 @@ class FreshBooksEmulator(Emulator):
                                  user_id=user_id, delay=webhook_delay, retries=webhook_retries,
                                  system_url=lambda: SYSTEM_URL,
                                  now_iso=lambda: times.iso_utc(times.to_us(self.now())), seed=seed)
+        # Successful POST/PUT/DELETE received on /accounting/… over HTTP, per kind (never the in-process or
+        # /_sandbox/ controls tests seed data with): the proof that freshcleo wrote, or did not.
+        self._api_writes: Counter[str] = Counter()
+        self._api_writes_lock = threading.Lock()
         self._register_routes()
         from freshcleo_pipeline.sandbox.freshbooks import control
 
@@ -151,6 +170,19 @@ class FreshBooksEmulator(Emulator):
         return self.now()
 
     # ---- in-process controls (tests) ----
+
+    def api_writes(self) -> Counter[str]:
+        """Successful API writes (POST/PUT/DELETE on /accounting/…) received over HTTP so far, per kind."""
+        with self._api_writes_lock:
+            return Counter(self._api_writes)
+
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "api_writes": dict(sorted(self.api_writes().items()))}
+
+    def reset_counts(self) -> None:
+        super().reset_counts()
+        with self._api_writes_lock:
+            self._api_writes.clear()
 
     @property
     def refresh_count(self) -> int:
@@ -381,9 +413,13 @@ class FreshBooksEmulator(Emulator):
                 if request.params.get("account_id") != self.account_id:
                     raise FieldError(1012, "accountid", "Account not found.", request.params.get("account_id"),
                                      "account", status=404)
-                return action(spec, request)
+                response = action(spec, request)
             except FieldError as exc:
                 return Response.json(exc.status, exc.body())
+            if request.method in _WRITE_METHODS and 200 <= response.status < 300:
+                with self._api_writes_lock:
+                    self._api_writes[spec.name] += 1
+            return response
         return handle
 
     def _list(self, spec: Kind, request: Request) -> Response:

@@ -31,6 +31,7 @@ BILL_PAYMENT_BASE = 400_001
 CLIENT_BASE = 5_001
 VENDOR_BASE = 301
 ITEM_BASE = 610
+ESTIMATE_BASE = 600_001  # none are generated; estimates exist only once created
 
 DAY_US = 86_400 * times.MICRO
 _QTYS = (1, 2, 3, 4, 5, 6, 10, 12, 20, 24, 25, 36, 48, 50, 100)

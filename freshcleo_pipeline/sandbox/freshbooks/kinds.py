@@ -68,12 +68,21 @@ CLIENTS = Kind(
                "s_province", "s_code", "s_country", "bus_phone", "mob_phone", "home_phone", "fax", "note",
                "vat_name", "vat_number", "allow_late_fees", "allow_late_notifications", "username"}),
     ())
+# Estimates (reference §4.2 path, §2.9 scopes; fields by analogy with invoices — the estimate field table is not in
+# the reference): the status is computed (always 1, draft, for estimates created over the API) and never set.
+ESTIMATES = Kind(
+    "estimates", "estimate", "estimates/estimates", "user:estimates:read", "id", "updated", "eastern", False,
+    "estimate",
+    frozenset({"customerid", "create_date", "currency_code", "language", "template", "po_number",
+               "discount_value", "notes", "terms", "description", "lines", "vat_name", "vat_number", "ownerid",
+               "estimate_number", *_ADDRESS}),
+    ("customerid", "create_date"))
 ITEMS = Kind(
     "items", "item", "items/items", "user:billable_items:read", "id", "updated", "eastern", True, "item",
     frozenset({"name", "description", "sku", "qty", "inventory", "unit_cost", "tax1", "tax2"}), ("name",))
 
 KINDS: dict[str, Kind] = {k.name: k for k in (INVOICES, PAYMENTS, BILLS, BILL_PAYMENTS, BILL_VENDORS, CLIENTS,
-                                              ITEMS)}
+                                              ITEMS, ESTIMATES)}
 BY_SINGULAR: dict[str, Kind] = {k.singular: k for k in KINDS.values()}
 
 # Events a callback may subscribe to (§16.5 of the reference); a bare parent name subscribes to all three

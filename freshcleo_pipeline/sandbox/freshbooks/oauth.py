@@ -18,9 +18,11 @@ READ_SCOPES = (
     "user:profile:read", "user:invoices:read", "user:bills:read", "user:bill_vendors:read",
     "user:bill_payments:read", "user:payments:read", "user:clients:read", "user:billable_items:read",
 )
-# The sandbox app is registered with read and write on every object it serves (writes are what the control
-# API and seeding tests use; freshcleo itself asks for read scopes only).
-REGISTERED_SCOPES = (*READ_SCOPES, *(s.replace(":read", ":write") for s in READ_SCOPES[1:]))
+# The sandbox app is registered with read and write on every object it serves. A token carries the scopes its
+# authorization asked for (all registered ones when none were asked): freshcleo asks for the read scopes, plus
+# the write scopes of the writes partners.yaml opts into when FreshBooks is not read-only.
+_OBJECT_SCOPES = (*READ_SCOPES[1:], "user:estimates:read")
+REGISTERED_SCOPES = (*READ_SCOPES, "user:estimates:read", *(s.replace(":read", ":write") for s in _OBJECT_SCOPES))
 
 UNAUTHENTICATED = {"error": "unauthenticated",
                    "error_description": "This action requires authentication to continue."}

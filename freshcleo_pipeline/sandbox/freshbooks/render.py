@@ -61,6 +61,29 @@ def invoice(record: Record, payments: Iterable[Record], *, account_id: str, toda
     return out
 
 
+def estimate(record: Record, *, account_id: str, include_lines: bool) -> Record:
+    """An estimate: invoice-like totals, no payments. Its status is computed and never set by a write; estimates
+    created over the API stay drafts (status 1) in the emulator (the estimate status table is not in the
+    reference)."""
+    code = record["currency_code"]
+    totals = compute.invoice_totals(record["lines"], record["discount_value"])
+    out = _public(record)
+    out.update({
+        "estimateid": record["id"], "accountid": account_id, "accounting_systemid": account_id,
+        "created_at": times.eastern(record["created_us"]), "updated": times.eastern(record["updated_us"]),
+        "amount": compute.money(totals.amount, code), "discount_total": compute.money(totals.discount_total, code),
+        "status": 1, "ui_status": "draft", "display_status": "draft", "current_organization": record["organization"],
+    })
+    if include_lines:
+        out["lines"] = [
+            {**{k: v for k, v in line.items() if k != "updated_us"}, "estimateid": record["id"],
+             "unit_cost": compute.money(Decimal(line["unit_cost"]), code),
+             "amount": compute.money(amount, code), "updated": times.eastern(line["updated_us"])}
+            for line, amount in zip(record["lines"], totals.line_amounts, strict=True)
+        ]
+    return out
+
+
 def payment(record: Record, *, account_id: str) -> Record:
     out = _public(record)
     out.update({"logid": record["id"], "accounting_systemid": account_id,

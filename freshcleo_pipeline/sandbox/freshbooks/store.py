@@ -84,6 +84,10 @@ class Query:
         return True
 
 
+def _never_generated(pos: int) -> Record:
+    raise LookupError(f"no generated record at position {pos}: this kind holds created records only")
+
+
 def _static(items: int, make: Callable[[int], Record]) -> tuple[array[int], bytearray]:
     records = [make(i) for i in range(items)]
     return array("q", (r["updated_us"] for r in records)), bytearray(r["vis_state"] for r in records)
@@ -120,6 +124,7 @@ class Store:
             "clients": static("clients", g.CLIENT_BASE, books.client, len(catalog.CLIENTS)),
             "bill_vendors": static("bill_vendors", g.VENDOR_BASE, books.vendor, len(catalog.VENDORS)),
             "items": static("items", g.ITEM_BASE, books.item, len(catalog.ITEMS)),
+            "estimates": static("estimates", g.ESTIMATE_BASE, _never_generated, 0),
         }
 
     # ---- reading ----
@@ -170,6 +175,8 @@ class Store:
                 return render.client(record, account_id=account)
             if kind == "items":
                 return render.item(record, account_id=account)
+            if kind == "estimates":
+                return render.estimate(record, account_id=account, include_lines="lines" in includes)
             return render.bill_vendor(record)
 
     def get(self, kind: str, ident: int, includes: frozenset[str] = frozenset()) -> Record | None:

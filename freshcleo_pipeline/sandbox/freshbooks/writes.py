@@ -143,7 +143,7 @@ def apply_fields(kind: Kind, record: Record, fields: Mapping[str, Any], ctx: Wri
         if name not in kind.writable:
             continue
         if name == "lines":
-            out["lines"] = (_invoice_lines(kind, value, ctx) if kind.name == "invoices"
+            out["lines"] = (_invoice_lines(kind, value, ctx) if kind.name in ("invoices", "estimates")
                             else _bill_lines(kind, value, int(out["id"])))
         elif name in ("customerid", "vendorid", "invoiceid", "billid"):
             target = {"customerid": "clients", "vendorid": "bill_vendors", "invoiceid": "invoices",
@@ -177,11 +177,13 @@ def new_record(kind: Kind, new_id: int, fields: Mapping[str, Any], ctx: WriteCon
                      "vat_name": None, "vat_number": None, "estimateid": 0, "parent": 0, "sentid": 0,
                      "show_attachments": False, "ext_archive": 0, "auto_bill": False, "deposit_status": "none",
                      "version_us": now, "lines": [], "status": 1})
-        client = _reference(kind, "customerid", fields["customerid"], "clients", ctx)
-        base.update({"fname": client["fname"], "lname": client["lname"], "organization": client["organization"],
-                     "street": client["p_street"], "city": client["p_city"], "province": client["p_province"],
-                     "code": client["p_code"], "country": client["p_country"],
-                     "currency_code": client["currency_code"]})
+        base.update(_client_fields(kind, fields, ctx))
+    elif kind.name == "estimates":
+        base.update({"estimate_number": f"{new_id:07d}", "ownerid": 1, "uuid": str(uuid.uuid4()), "language": "en",
+                     "template": "clean-grouped", "po_number": None, "discount_value": "0", "notes": None,
+                     "terms": None, "description": "", "vat_name": None, "vat_number": None, "invoiced": False,
+                     "accepted": False, "version_us": now, "lines": [], "status": 1})
+        base.update(_client_fields(kind, fields, ctx))
     elif kind.name == "payments":
         base.update({"creditid": None, "type": "Check", "note": "", "orderid": None, "overpaymentid": None,
                      "gateway": None, "transactionid": None, "from_credit": False, "bulk_paymentid": None,
@@ -216,6 +218,15 @@ def new_record(kind: Kind, new_id: int, fields: Mapping[str, Any], ctx: WriteCon
     if kind.name == "invoices" and fields.get("action_mark_as_sent"):
         record.update({"status": 2, "sentid": 1})
     return record
+
+
+def _client_fields(kind: Kind, fields: Mapping[str, Any], ctx: WriteContext) -> Record:
+    """An invoice's or estimate's copy of its client's name, address and currency (a 422 naming customerid when
+    there is no such client)."""
+    client = _reference(kind, "customerid", fields["customerid"], "clients", ctx)
+    return {"fname": client["fname"], "lname": client["lname"], "organization": client["organization"],
+            "street": client["p_street"], "city": client["p_city"], "province": client["p_province"],
+            "code": client["p_code"], "country": client["p_country"], "currency_code": client["currency_code"]}
 
 
 def visibility(kind: Kind, fields: Mapping[str, Any]) -> int | None:

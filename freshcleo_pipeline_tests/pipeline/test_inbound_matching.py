@@ -1,0 +1,159 @@
+"""Partners' documents matched end to end, and the only writes to FreshBooks, opt-in and exactly once.
+
+Real loopback emulators: the Cleo emulator's supplier answers each 850 we deliver with an 810 (matching, a price
+off, a line short, or none, as seeded), its customers send 850s about our invoices (answered and not) and an 820,
+and its supplier one invoice nothing of ours answers. Real Dagster runs of the sync and inbound jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+
+from freshcleo_pipeline.defs.runner import check_results
+from freshcleo_pipeline.ledger import audit, freshbooks_writes, partner_documents
+from freshcleo_pipeline.ledger import partner_matches as ledger_matches
+from freshcleo_pipeline.ledger.partner_matches import MatchRow
+from freshcleo_pipeline.sandbox.launcher import partner_invoices
+from freshcleo_pipeline.settings import Settings
+from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
+
+def _partners_file(tmp_path: Path, env_settings: Settings, changes: dict[str, dict[str, Any]]) -> Path:
+    raw = yaml.safe_load(env_settings.resolved_partners_file().read_text())
+    for partner in raw["partners"]:
+        partner.update(changes.get(partner["id"], {}))
+    path = tmp_path / "partners-opt-in.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _run_day_and_inbound(env: SandboxEnv, instance: dg.DagsterInstance) -> list[tuple[str, bool]]:
+    today = dt.datetime.now(dt.UTC).date()
+    assert env.sync(today - dt.timedelta(days=15), today, instance).success
+    env.cleo.pickup_due()
+    result = env.inbound(instance)
+    assert result.success
+    return check_results(result)
+
+
+def _seed(env: SandboxEnv) -> list[Any]:
+    return env.cleo.seed_partner_traffic(partner_invoices(env.freshbooks, env.cleo), seed=7,
+                                         when=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+
+
+def _matches(env: SandboxEnv) -> dict[tuple[str, str, str], MatchRow]:
+    with env.ledger.begin() as conn:
+        rows = ledger_matches.listing(conn, limit=10_000)
+    return {(r.partner_id, r.transaction_set, r.reference): r for r in rows}
+
+
+def test_partner_documents_match_as_seeded_and_nothing_is_written_by_default(
+        sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance) -> None:
+    env = sandbox_env(cleo={"supplier_answers": True, "pickup_delay": 0})
+    seeded = _seed(env)
+    # Cleo picks our uploads up at once and the supplier answers at receipt: one inbound poll reads it all.
+    checks = _run_day_and_inbound(env, dagster_instance)
+    matches = _matches(env)
+
+    answers = [a for a in env.cleo.supplier_answers_made() if a.variant != "none"]
+    assert {a.variant for a in answers} >= {"match", "price"}, "the seed should give both kinds of answer"
+    for answer in answers:
+        row = matches[(answer.partner_id, "810", answer.invoice_number)]
+        assert row.our_reference == answer.po_number
+        if answer.variant == "match":
+            assert (row.status, row.differences) == ("matched", []), row
+        else:
+            assert row.status == "mismatched", row
+            fields = {d["field"] for d in row.differences}
+            if answer.variant == "price":
+                assert any(f.endswith(".unit_price") for f in fields), fields
+            else:
+                assert any(f.startswith("lines[") for f in fields), fields
+        assert row.our_isa13 is not None and row.freshbooks_id == answer.po_number
+
+    by_purpose = Counter(s.purpose for s in seeded)
+    statuses = Counter((r.transaction_set, r.status) for r in matches.values()
+                       if r.transaction_set in ("850", "820") or r.status == "unmatched")
+    assert statuses[("850", "answered")] == by_purpose["answered_order"]
+    assert statuses[("850", "unanswered")] == by_purpose["unanswered_order"]
+    assert statuses[("820", "reported")] == by_purpose["remittance"]
+    assert statuses[("810", "unmatched")] == by_purpose["unsolicited_invoice"]
+    for remittance in (s for s in seeded if s.purpose == "remittance"):
+        row = matches[(remittance.partner_id, "820", remittance.reference)]
+        items = row.detail["items"]
+        assert len(items) == 2 and all(i["found"] for i in items)
+        # The seeded remittance pays one invoice in part, which FreshBooks does not show as paid yet.
+        assert any(i["not_yet_paid_in_freshbooks"] for i in items)
+
+    # Read-only by default: the opt-in writes are not even attempted, and FreshBooks saw no write at all.
+    assert sum(env.freshbooks.api_writes().values()) == 0
+    with env.ledger.begin() as conn:
+        assert freshbooks_writes.listing(conn) == []
+
+    # The check fails on the run that found mismatches, and passes on the next, which finds nothing new.
+    assert ("no_new_mismatches", False) in checks
+    again = env.inbound(dagster_instance)
+    assert ("no_new_mismatches", True) in check_results(again)
+    # Open results are checked again; nothing changed, so none counts as new.
+    assert {k: (r.status, r.differences, r.changed_run_id) for k, r in _matches(env).items()} == {
+        k: (r.status, r.differences, r.changed_run_id) for k, r in matches.items()}
+
+    # Both trails name the match: the supplier's 810 and the FreshBooks bill it came from.
+    answer = next(a for a in answers if a.variant == "price")
+    row = matches[(answer.partner_id, "810", answer.invoice_number)]
+    with env.ledger.begin() as conn:
+        (document,) = [d for d in partner_documents.listing(conn, answer.partner_id)
+                       if d.reference == answer.invoice_number]
+        theirs = audit.trail(conn, kind=partner_documents.trail_kind("810"), account_id=answer.partner_id,
+                             source_id=document.source_id)
+        bill = [e for e in audit.trail(conn, kind="bill", account_id=env.freshbooks.account_id,
+                                       source_id=answer.po_number) if e.event.startswith("partner_810")]
+    assert "match_mismatched" in [e.event for e in theirs]
+    assert bill and bill[-1].detail["their_reference"] == answer.invoice_number
+
+
+def test_opted_in_writes_happen_once_across_reruns_and_never_echo_back(
+        tmp_path: Path, sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance) -> None:
+    probe = sandbox_env()
+    partners = _partners_file(tmp_path, probe.settings, {
+        "bolt-fasteners": {"create_bills": True}, "acme-retail": {"orders_become": "estimate"}})
+    env = sandbox_env(cleo={"supplier_answers": True, "pickup_delay": 0}, settings={
+        "FRESHCLEO_PARTNERS_FILE": str(partners), "FRESHCLEO_FRESHBOOKS_READ_ONLY": "false"})
+    seeded = _seed(env)
+    _run_day_and_inbound(env, dagster_instance)
+    _run_day_and_inbound(env, dagster_instance)  # a re-run and a backfill of the same days
+    assert env.inbound(dagster_instance).success
+
+    unsolicited = [s for s in seeded if s.purpose == "unsolicited_invoice" and s.partner_id == "bolt-fasteners"]
+    unanswered_acme = [s for s in seeded if s.purpose == "unanswered_order" and s.partner_id == "acme-retail"]
+    assert unsolicited and unanswered_acme
+    writes = env.freshbooks.api_writes()
+    assert writes == Counter({"bills": len(unsolicited), "estimates": len(unanswered_acme)}), writes
+    bills = {b["bill_number"]: b for b in (env.freshbooks.get("bills", i) for i in _ids(env, "bill")) if b}
+    for invoice in unsolicited:
+        bill = bills[invoice.reference]
+        assert str(bill["vendorid"]) == str(env.freshbooks.vendor_id_of("Bolt Fasteners Inc."))
+        row = _matches(env)[("bolt-fasteners", "810", invoice.reference)]
+        assert (row.status, row.freshbooks_kind, row.freshbooks_id) == ("unmatched", "bill", str(bill["id"]))
+        assert row.detail["freshbooks_write"]["state"] == "created"
+        # The bill is ours: synced back from FreshBooks, it is never sent to the supplier as an 850.
+        assert not [k for k in env.outbound_sets() if k[1] == "850" and k[2] == str(bill["id"])]
+        with env.ledger.begin() as conn:
+            events = [e.event for e in audit.trail(conn, kind="bill", account_id=env.freshbooks.account_id,
+                                                   source_id=str(bill["id"]))]
+        assert "created_by_freshcleo" in events and "from_partner" in events, events
+    others = [r for k, r in _matches(env).items() if k[0] not in ("bolt-fasteners", "acme-retail")]
+    assert others and not [r for r in others if "freshbooks_write" in r.detail], \
+        "a partner that did not opt in gets nothing written, not even an attempt"
+
+
+def _ids(env: SandboxEnv, kind: str) -> list[int]:
+    with env.ledger.begin() as conn:
+        return [int(w.freshbooks_id) for w in freshbooks_writes.listing(conn, state=freshbooks_writes.CREATED)
+                if w.kind == kind and w.freshbooks_id]
