@@ -58,6 +58,7 @@ def cleo_deliveries(context: dg.AssetExecutionContext, pipeline: PipelineResourc
         "uploads_resent": summary.resent,
         "uploads_in_doubt": summary.in_doubt[:20],
         "name_conflicts": summary.conflicts[:20],
+        "waiting_for_a_partner_gone_from_partners_yaml": summary.orphaned[:50],
     })
 
 

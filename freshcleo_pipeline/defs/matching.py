@@ -13,6 +13,8 @@ from freshcleo_pipeline.sync.matching import match_partner_documents
     group_name="inbound",
     deps=[cleo_inbound_files],
     retry_policy=SYNC_RETRY,
+    # One step at a time across runs: a write claimed by one run is never raced by another's.
+    pool="freshbooks_writes",
     kinds={"freshbooks"},
     code_version="1",
     description="Each partner document matched: a supplier's 810 against the 850 we sent, the FreshBooks bill it "

@@ -10,6 +10,7 @@ from freshcleo_pipeline.sync.inbound_writes import create_missing_parties
 
 @dg.asset(
     group_name="reference",
+    pool="freshbooks_writes",  # it may create a partner's missing client or vendor (opt-in)
     kinds={"yaml"},
     code_version="1",
     description="partners.yaml aligned both ways with FreshBooks clients/vendors (as last extracted) and with "

@@ -14,7 +14,7 @@ import requests
 
 from freshcleo_pipeline.errors import FreshcleoError
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient
-from freshcleo_pipeline.freshbooks.oauth import IDENTITY_PATH, OAuthApp, choose_business
+from freshcleo_pipeline.freshbooks.oauth import IDENTITY_PATH, choose_business, connect_app
 from freshcleo_pipeline.health import Check
 from freshcleo_pipeline.ledger import Ledger
 from freshcleo_pipeline.ledger.tokens import utc_now
@@ -82,7 +82,8 @@ def freshbooks_checks(settings: Settings, ledger: Ledger) -> list[Check]:
             checks.append(Check("freshbooks identity", False, str(exc), CONNECT_FIX))
 
         granted = client.authenticator.grant.scopes
-        missing = OAuthApp.from_settings(settings).required_scopes - granted
+        # The opted-in writes' scopes too: a grant without them would only fail at the first write.
+        missing = connect_app(settings).required_scopes - granted
         checks.append(Check("freshbooks scopes", not missing,
                             f"{len(granted)} granted" if not missing else f"missing {' '.join(sorted(missing))}",
                             f"add the scopes to the app and {CONNECT_FIX}"))

@@ -1,8 +1,12 @@
-"""What the Dagster lineage of documents reads from the ledger: the trail after a cursor, and each document's name.
+"""What the Dagster lineage of documents reads from the ledger: the trail after a cursor, each document's name, and
+the interchanges that trail mentions.
 
 The audit trail and the quarantine are append-only by id, so "everything after id N" is a complete, ordered
 increment; the lineage sensor keeps N as its cursor. ``references`` gives the number a person searches for (the
-invoice or bill number of the first version, a partner's PO or invoice number). Read-only: nothing here writes.
+invoice or bill number of the first version, a partner's PO or invoice number). ``interchanges_named`` and
+``carriers`` give the interchanges (files we send) that those events are about, with the documents each carries;
+every query here is bounded by the events of one tick, never by the ledger's history. Read-only: nothing here
+writes.
 """
 
 from __future__ import annotations
@@ -10,15 +14,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from freshcleo_pipeline.ledger import audit
+from freshcleo_pipeline.ledger.partner_documents import trail_kind
 from freshcleo_pipeline.ledger.rows import loads
-from freshcleo_pipeline.ledger.schema import audit_events, documents, partner_documents, quarantine
+from freshcleo_pipeline.ledger.schema import (
+    acknowledgments_sent,
+    audit_events,
+    documents,
+    interchanges,
+    outbox,
+    partner_documents,
+    quarantine,
+)
 
 #: A document as the trail keys it: (kind, account id, source id).
 DocumentKey = tuple[str, str, str]
+#: One set of ours as an acknowledgment event names it: (partner, document, GS06, ST02).
+AckedSet = tuple[str, DocumentKey, int, str]
 # SQLite allows 32766 bound parameters per statement; batches of ids stay far below it on every backend.
 _CHUNK = 500
 
@@ -36,6 +52,25 @@ class QuarantineMark:
     reason: str
     first_seen_at: dt.datetime
     run_id: str | None
+
+
+@dataclass(frozen=True)
+class InterchangeFacts:
+    """One interchange we send (our documents, or an acknowledgment we owe a partner) as it stands now, with the
+    sets it carries as the trail keys their documents (for an acknowledgment: the partner's sets it answers)."""
+
+    id: int
+    partner_id: str
+    transaction_set: str
+    usage: str
+    isa13: int
+    gs06: int
+    file_name: str
+    state: str
+    last_error: str | None
+    cleo_file_id: str | None
+    cleo_receipt: dict[str, Any] | None
+    documents: tuple[DocumentKey, ...]
 
 
 def last_ids(conn: Connection) -> tuple[int, int]:
@@ -80,18 +115,77 @@ def references(conn: Connection, keys: Iterable[DocumentKey]) -> dict[DocumentKe
                             .order_by(documents.c.id)).all()
         for kind, account, source, reference in rows:
             found.setdefault((kind, account, source), reference)
-    theirs = sorted({k[1] for k in wanted if k[0].startswith("x12_")})
-    if theirs:
+    # Their sets: only the interchanges named (their ISA13 is the first part of the source id), not every set the
+    # partner ever sent.
+    theirs = sorted({(k[1], k[2].partition("/")[0]) for k in wanted if k[0].startswith("x12_")})
+    for start in range(0, len(theirs), _CHUNK):
+        chunk = theirs[start:start + _CHUNK]
         theirs_rows = conn.execute(select(partner_documents.c.transaction_set, partner_documents.c.partner_id,
                                    partner_documents.c.isa13, partner_documents.c.gs06, partner_documents.c.st02,
                                    partner_documents.c.reference)
-                            .where(partner_documents.c.partner_id.in_(theirs), partner_documents.c.reference != "")
+                            .where(partner_documents.c.partner_id.in_(sorted({p for p, _ in chunk})),
+                                   partner_documents.c.isa13.in_(sorted({i for _, i in chunk})),
+                                   partner_documents.c.reference != "")
                             .order_by(partner_documents.c.id)).all()
         for tset, partner, isa13, gs06, st02, reference in theirs_rows:
-            found.setdefault((f"x12_{tset}"[:20], partner, f"{isa13}/{gs06}/{st02}"), reference)
+            found.setdefault((trail_kind(tset), partner, f"{isa13}/{gs06}/{st02}"), reference)
     return {k: v for k, v in found.items() if k in wanted}
 
 
 def keys_of(events: Sequence[audit.AuditEvent], marks: Sequence[QuarantineMark]) -> set[DocumentKey]:
     return {(e.kind, e.account_id, e.source_id) for e in events} | {(m.kind, m.account_id, m.source_id)
                                                                      for m in marks}
+
+
+def interchanges_named(conn: Connection, names: Iterable[str]) -> dict[str, InterchangeFacts]:
+    """The interchanges of these file names (file names are unique), each with the documents it carries."""
+    wanted = sorted(set(names))
+    rows: list[Any] = []
+    for start in range(0, len(wanted), _CHUNK):
+        rows += conn.execute(select(interchanges.c.id, interchanges.c.partner_id, interchanges.c.transaction_set,
+                                    interchanges.c.usage, interchanges.c.isa13, interchanges.c.gs06,
+                                    interchanges.c.file_name, interchanges.c.state, interchanges.c.last_error,
+                                    interchanges.c.cleo_file_id, interchanges.c.cleo_receipt)
+                             .where(interchanges.c.file_name.in_(wanted[start:start + _CHUNK]))).all()
+    carried: dict[int, list[DocumentKey]] = {}
+    ids = sorted(r.id for r in rows)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        for interchange_id, kind, account, source in conn.execute(
+                select(outbox.c.interchange_id, outbox.c.kind, outbox.c.account_id, outbox.c.source_id)
+                .where(outbox.c.interchange_id.in_(chunk)).order_by(outbox.c.interchange_id, outbox.c.st02)):
+            carried.setdefault(interchange_id, []).append((kind, account, source))
+        for interchange_id, partner, their_isa13, detail in conn.execute(
+                select(acknowledgments_sent.c.interchange_id, acknowledgments_sent.c.partner_id,
+                       acknowledgments_sent.c.their_isa13, acknowledgments_sent.c.detail)
+                .where(acknowledgments_sent.c.interchange_id.in_(chunk)).order_by(acknowledgments_sent.c.id)):
+            carried.setdefault(interchange_id, []).extend(
+                (trail_kind(s["set"]), partner, f"{their_isa13}/{s['gs06']}/{s['st02']}")
+                for s in (loads(detail) or {}).get("sets", []))
+    return {r.file_name: InterchangeFacts(
+        id=r.id, partner_id=r.partner_id, transaction_set=r.transaction_set, usage=r.usage, isa13=r.isa13,
+        gs06=r.gs06, file_name=r.file_name, state=r.state, last_error=r.last_error, cleo_file_id=r.cleo_file_id,
+        cleo_receipt=loads(r.cleo_receipt) if r.cleo_receipt else None,
+        documents=tuple(dict.fromkeys(carried.get(r.id, ())))) for r in rows}
+
+
+def carriers(conn: Connection, sets: Iterable[AckedSet]) -> dict[AckedSet, str]:
+    """The file name of the interchange that carried each of these sets of ours (an acknowledgment names the set
+    by GS06 and ST02, not by our file); a set re-sent later is found in each interchange that carried it, the
+    latest winning."""
+    wanted = set(sets)
+    groups = sorted({(partner, gs06) for partner, _, gs06, _ in wanted})
+    found: dict[AckedSet, str] = {}
+    for start in range(0, len(groups), _CHUNK):
+        chunk = groups[start:start + _CHUNK]
+        rows = conn.execute(select(outbox.c.partner_id, outbox.c.kind, outbox.c.account_id, outbox.c.source_id,
+                                   outbox.c.gs06, outbox.c.st02, interchanges.c.file_name)
+                            .join(interchanges, interchanges.c.id == outbox.c.interchange_id)
+                            .where(outbox.c.partner_id.in_(sorted({p for p, _ in chunk})),
+                                   outbox.c.gs06.in_(sorted({g for _, g in chunk})))
+                            .order_by(outbox.c.id)).all()
+        for partner, kind, account, source, gs06, st02, file_name in rows:
+            key = (partner, (kind, account, source), gs06, st02)
+            if key in wanted:
+                found[key] = file_name
+    return found

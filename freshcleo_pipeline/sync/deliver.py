@@ -43,6 +43,9 @@ class DeliverSummary:
     documents: Counter[str] = field(default_factory=Counter)  # partner → documents delivered
     already_present: int = 0
     failed: list[str] = field(default_factory=list)
+    # Files whose partner is gone from partners.yaml: a setting for a person to restore, not a failure of this run
+    # (each run would fail the same way until then). They wait, failed, and go once the partner is back.
+    orphaned: list[str] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     acks: Counter[str] = field(default_factory=Counter)  # 997 | 999 | TA1 → acknowledgments we sent partners
     in_doubt: list[str] = field(default_factory=list)  # files whose upload may or may not have reached Cleo
@@ -112,7 +115,11 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
     try:
         partner = ctx.partners.get(interchange.partner_id)
     except FreshcleoError as exc:  # a partner taken out of partners.yaml: its files wait, the others go
-        _failed(ctx, interchange, f"{interchange.file_name}: {exc}", summary)
+        message = f"{interchange.file_name}: {exc}"
+        summary.orphaned.append(message)
+        if interchange.state != "failed" or interchange.last_error != message:  # said once, not every run
+            _failed(ctx, interchange, message, summary)
+            summary.failed.remove(message)
         return
     folder, content = partner.cleo.outbound, interchange.content.encode("utf-8")
     try:

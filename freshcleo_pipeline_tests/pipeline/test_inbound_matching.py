@@ -10,19 +10,27 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
+import pytest
 import yaml
+from click.testing import CliRunner
 
+from freshcleo_pipeline.cli import main as cli
 from freshcleo_pipeline.defs.runner import check_results
 from freshcleo_pipeline.ledger import audit, freshbooks_writes, partner_documents
 from freshcleo_pipeline.ledger import partner_matches as ledger_matches
 from freshcleo_pipeline.ledger.partner_matches import MatchRow
+from freshcleo_pipeline.sandbox.faults import FaultRule
+from freshcleo_pipeline.sandbox.freshbooks.store import Query
 from freshcleo_pipeline.sandbox.launcher import partner_invoices
-from freshcleo_pipeline.settings import Settings
+from freshcleo_pipeline.settings import Settings, get_settings
 from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
+
 
 def _partners_file(tmp_path: Path, env_settings: Settings, changes: dict[str, dict[str, Any]]) -> Path:
     raw = yaml.safe_load(env_settings.resolved_partners_file().read_text())
@@ -157,3 +165,100 @@ def _ids(env: SandboxEnv, kind: str) -> list[int]:
     with env.ledger.begin() as conn:
         return [int(w.freshbooks_id) for w in freshbooks_writes.listing(conn, state=freshbooks_writes.CREATED)
                 if w.kind == kind and w.freshbooks_id]
+
+
+def test_a_bill_whose_answer_is_lost_is_found_not_created_twice_and_an_issued_draft_carries_the_po(
+        tmp_path: Path, sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance) -> None:
+    probe = sandbox_env()
+    partners = _partners_file(tmp_path, probe.settings, {
+        "bolt-fasteners": {"create_bills": True}, "northwind-grocers": {"orders_become": "draft_invoice"}})
+    env = sandbox_env(cleo={"supplier_answers": True, "pickup_delay": 0}, settings={
+        "FRESHCLEO_PARTNERS_FILE": str(partners), "FRESHCLEO_FRESHBOOKS_READ_ONLY": "false"})
+    seeded = _seed(env)
+    # FreshBooks creates the bill, and the answer never reaches us: as if the process died after sending.
+    env.freshbooks.faults.add(FaultRule("lost_response", method="POST", remaining=1,
+                                        path_prefix=f"/accounting/account/{env.freshbooks.account_id}/bills/"))
+    _run_day_and_inbound(env, dagster_instance)
+    (invoice,) = [s for s in seeded if s.purpose == "unsolicited_invoice" and s.partner_id == "bolt-fasteners"]
+    row = _matches(env)[("bolt-fasteners", "810", invoice.reference)]
+    assert row.detail["freshbooks_write"]["state"] == "unknown", row.detail
+    assert env.freshbooks.faults.fired, "the fault must have fired for this test to mean anything"
+
+    _run_day_and_inbound(env, dagster_instance)  # the next poll looks before it sends again
+    assert env.freshbooks.api_writes()["bills"] == 1
+    row = _matches(env)[("bolt-fasteners", "810", invoice.reference)]
+    assert row.detail["freshbooks_write"]["state"] == "created" and row.freshbooks_id
+    bill = env.freshbooks.get("bills", int(row.freshbooks_id))
+    assert bill is not None and bill["bill_number"] == invoice.reference
+
+    # The customer's unanswered order became one draft invoice; once the user issues it, its 810 names the PO.
+    (order,) = [s for s in seeded if s.purpose == "unanswered_order" and s.partner_id == "northwind-grocers"]
+    drafted = _matches(env)[("northwind-grocers", "850", order.reference)]
+    assert (drafted.freshbooks_kind, drafted.detail["freshbooks_write"]["state"]) == ("invoice", "created")
+    assert env.freshbooks.api_writes()["invoices"] == 1
+    assert not [k for k in env.outbound_sets() if k[0] == "northwind-grocers" and k[1] == "810"
+                and k[2] == env.freshbooks.get("invoices", int(drafted.freshbooks_id or 0))["invoice_number"]]
+    env.freshbooks.update_invoice(int(drafted.freshbooks_id or 0), action_mark_as_sent=True)
+    today = dt.datetime.now(dt.UTC).date()
+    assert env.sync(today, today, dagster_instance).success
+    issued = env.freshbooks.get("invoices", int(drafted.freshbooks_id or 0))
+    assert issued is not None
+    sent = [c.decode("latin-1") for c in env.outbound_files().values() if issued["invoice_number"] in
+            c.decode("latin-1")]
+    assert sent and f"|{issued['invoice_number']}||{order.reference}" in sent[-1], sent
+
+
+def test_the_monthly_reconciliation_agrees_with_the_ledger_and_freshbooks(
+        tmp_path: Path, sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    env = sandbox_env(cleo={"supplier_answers": True, "pickup_delay": 0})
+    _seed(env)
+    _run_day_and_inbound(env, dagster_instance)
+    month = dt.datetime.now(dt.UTC).date().replace(day=1)
+    out = tmp_path / "reports"
+    for name, value in (("FRESHCLEO_DATA_DIR", str(env.settings.data_dir)),
+                        ("FRESHCLEO_LEDGER_URL", env.settings.resolved_ledger_url()),
+                        ("FRESHCLEO_PARTNERS_FILE", str(env.settings.resolved_partners_file()))):
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["report", "reconciliation", "--month", month.strftime("%Y-%m"),
+                                          "--format", "csv", "--format", "xlsx", "--out", str(out)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    stem = f"reconciliation-{month:%Y-%m}"
+    assert str(out / f"{stem}.xlsx") in result.output
+    summary = pd.read_csv(out / f"{stem}-summary.csv", dtype={"Transaction set": str})
+    workbook = pd.read_excel(out / f"{stem}.xlsx", sheet_name="Summary", dtype={"Transaction set": str})
+    pd.testing.assert_frame_equal(summary.fillna(""), workbook.fillna(""), check_dtype=False)
+
+    # FreshBooks' side, read from the emulator itself: the partners' invoices of the month, neither drafts nor
+    # deleted, by client organization.
+    expected: dict[str, tuple[int, Decimal]] = {}
+    for partner in env.partners.partners:
+        if partner.role.value != "customer":
+            continue
+        count, money = 0, Decimal(0)
+        for organization in partner.match.organizations:
+            client = env.freshbooks.client_id_of(organization)
+            query = Query(vis=frozenset({0, 2}), predicates=(("customerid", "in", (str(client),)),))
+            for position in env.freshbooks.store.select("invoices", query):
+                invoice = env.freshbooks.store.render("invoices", position, frozenset())
+                if invoice["status"] != 1 and invoice["create_date"].startswith(f"{month:%Y-%m}"):
+                    count, money = count + 1, money + Decimal(invoice["amount"]["amount"])
+        expected[partner.id] = (count, money)
+    rows = summary[summary["Transaction set"] == "810"]
+    found = {p: (int(g["FreshBooks documents"].sum()), Decimal(str(round(g["FreshBooks amount"].sum(), 2))))
+             for p, g in rows[rows["Direction"] == "outbound"].groupby("Partner")}
+    assert found == {p: v for p, v in expected.items() if v[0]}, (found, expected)
+
+    # The ledger's side: every one of them was delivered, and the inbound counts are the match results'.
+    sent = rows[rows["Direction"] == "outbound"]
+    assert (sent["EDI sent"] == sent["FreshBooks documents"]).all()
+    inbound = summary[summary["Direction"] == "inbound"]
+    with env.ledger.begin() as conn:
+        results = Counter((p, t) for p, t, _s, n in ledger_matches.counts(conn) for _ in range(n))
+    for (partner_id, transaction_set), count in results.items():
+        row = inbound[(inbound["Partner"] == partner_id) & (inbound["Transaction set"] == transaction_set)]
+        assert int(row["Received"].sum()) == count, (partner_id, transaction_set)

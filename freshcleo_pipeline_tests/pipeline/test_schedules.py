@@ -43,11 +43,12 @@ def test_the_code_location_holds_every_stage() -> None:
     location = defs()
     assert {key.to_user_string() for key in location.resolve_all_asset_keys()} == {
         "freshbooks_documents", "normalized_documents", "edi_interchanges", "cleo_deliveries",
-        "cleo_inbound_files", "partner_directory", "document_lineage"}
+        "cleo_inbound_files", "partner_document_matches", "partner_directory", "document_lineage",
+        "interchange_lineage", "monthly_reconciliation"}
     checks = {key.name for key in location.resolve_asset_graph().asset_check_keys}
     # (other checks, e.g. the quarantine's, may sit beside the stage checks)
     assert checks >= {"edi_interchanges_are_valid", "deliveries_reconcile_with_freshbooks",
-                      "acknowledgments_on_time"}
+                      "acknowledgments_on_time", "no_new_mismatches"}
     for job in ("sync_job", "inbound_job", "partner_directory_job"):
         location.resolve_job_def(job)
     location.resolve_sensor_def("webhook_inbox_sensor")
