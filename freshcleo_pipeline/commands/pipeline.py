@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import subprocess
 import sys
@@ -25,7 +26,13 @@ from freshcleo_pipeline.ledger import outbox as outbox_ops
 from freshcleo_pipeline.partners import load_partners
 from freshcleo_pipeline.reports import files as report_files
 from freshcleo_pipeline.reports.reconciliation import monthly_reconciliation
-from freshcleo_pipeline.sandbox.launcher import Sandbox, start_sandbox
+from freshcleo_pipeline.sandbox.launcher import (
+    SANDBOX_BOOK_DAYS,
+    SANDBOX_SEED,
+    Sandbox,
+    books_anchor,
+    start_sandbox,
+)
 from freshcleo_pipeline.service.local import register_local, start_receiver
 from freshcleo_pipeline.service.server import BackgroundServer
 from freshcleo_pipeline.settings import (
@@ -79,7 +86,8 @@ def run_inbound(settings: Settings, trigger: str) -> Any:
 def _start_sandbox(settings: Settings) -> tuple[Sandbox, Settings]:
     """Both emulators on the sandbox ports when free (else on free ports), and settings pointing at them."""
     options: dict[str, Any] = {"partners_file": settings.resolved_partners_file(),
-                               "redirect_uris": (settings.resolved_freshbooks_redirect_uri(),)}
+                               "redirect_uris": (settings.resolved_freshbooks_redirect_uri(),),
+                               "anchor": books_anchor(settings.data_dir, SANDBOX_SEED)}
     try:
         running = start_sandbox(freshbooks_port=SANDBOX_FRESHBOOKS_PORT, cleo_port=SANDBOX_CLEO_PORT, **options)
     except OSError:
@@ -129,7 +137,8 @@ def run_range(settings: Settings, first: dt.date, last: dt.date, chunk: int, tri
 
 
 @click.command()
-@click.option("--days", default=7, show_default=True, type=int, help="Partitions to sync, ending today (UTC).")
+@click.option("--days", default=7, show_default=True, type=int,
+              help="Partitions to sync, ending today (UTC); at least the whole of the sandbox's books.")
 def demo(days: int) -> None:
     """Run the whole job on the embedded sandbox: sync the last days, collect the 997s, print a summary."""
     settings = get_settings()
@@ -143,7 +152,9 @@ def demo(days: int) -> None:
         click.echo(f"connected FreshBooks account {identity.account_id} (sandbox auto-consent)")
         before = _tally(ledger)
         today = dt.datetime.now(dt.UTC).date()
-        first = today - dt.timedelta(days=days - 1)
+        # At least the last ``days``, and the whole of the sandbox's books, which may end days ago.
+        anchor = books_anchor(settings.data_dir, SANDBOX_SEED).date()
+        first = min(today - dt.timedelta(days=days - 1), anchor - dt.timedelta(days=math.ceil(SANDBOX_BOOK_DAYS)))
         sync_ok = run_range(settings, first, today, 31, "demo")
         _wait_for_pickup(running)
         running.cleo.deliver_due_acks()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,33 @@ from freshcleo_pipeline.sandbox.freshbooks.emulator import FreshBooksEmulator, d
 from freshcleo_pipeline.sandbox.freshbooks.store import Query
 
 _SKU = {item.name: item.sku for item in ITEMS}
+#: The seed of the sandbox's books unless told otherwise.
+SANDBOX_SEED = 7
+#: How many days of history the sandbox's books hold before their anchor, unless told otherwise.
+SANDBOX_BOOK_DAYS = 10.0
+#: Where a data folder keeps the clock its sandbox books were generated at, per seed.
+ANCHOR_FILE = "sandbox-books.json"
+
+
+def books_anchor(data_dir: Path, seed: int, now: dt.datetime | None = None) -> dt.datetime:
+    """The moment the sandbox books of ``seed`` end, fixed for this data folder at its first sandbox start.
+
+    The generated books are a function of the seed and this anchor; keeping the anchor with the ledger it feeds
+    (same data folder) means a demo tomorrow or next month is served the very books it already delivered, so it
+    sends nothing again. A new data folder (``make clean``) starts a new book at the start of the current UTC
+    day. An unreadable file is replaced, never trusted."""
+    path = data_dir / ANCHOR_FILE
+    known: dict[str, Any] = {}
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        known = loaded if isinstance(loaded, dict) else {}
+        return dt.datetime.fromisoformat(known[str(seed)]).astimezone(dt.UTC)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    anchor = day_anchor(now or dt.datetime.now(dt.UTC))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**known, str(seed): anchor.isoformat()}, indent=1), encoding="utf-8")
+    return anchor
 
 
 @dataclass
@@ -38,17 +66,18 @@ class Sandbox:
         self.cleo.stop()
 
 
-def start_sandbox(*, partners_file: Path, freshbooks_port: int = 0, cleo_port: int = 0, seed: int = 7,
-                  invoices: int = 240, days: float = 10.0, ack_delay: float = 0.0, redirect_uris: tuple[str, ...] = (),
-                  webhook_delay: float = 1.0, host: str = "127.0.0.1",
+def start_sandbox(*, partners_file: Path, freshbooks_port: int = 0, cleo_port: int = 0, seed: int = SANDBOX_SEED,
+                  invoices: int = 240, days: float = SANDBOX_BOOK_DAYS, ack_delay: float = 0.0,
+                  redirect_uris: tuple[str, ...] = (), webhook_delay: float = 1.0, host: str = "127.0.0.1",
                   anchor: dt.datetime | None = None, pickup_delay: float | None = 3.0,
                   partner_traffic: bool = True, supplier_answers: bool = True) -> Sandbox:
     """Both emulators serving on loopback. A port already in use raises ``OSError`` naming it.
 
     ``partner_traffic``: the partners' own 850s, 820s and 810s about the books, dated at the books' anchor, are in
     their inbound folders before this returns; ``supplier_answers``: suppliers invoice the 850s they receive."""
-    # The books end at the start of today (UTC) unless ``anchor`` says otherwise: every start on one day serves the
-    # same documents, so a repeated demo finds nothing new to deliver.
+    # The books end at the start of today (UTC) unless ``anchor`` says otherwise (the CLI passes the data folder's
+    # ``books_anchor``, so every start on that folder serves the same documents and a repeated demo, even days
+    # later, finds nothing new to deliver).
     books_anchor = anchor or day_anchor(dt.datetime.now(dt.UTC))
     freshbooks = (FreshBooksEmulator(seed=seed, invoices=invoices, days=days, webhook_delay=webhook_delay,
                                      redirect_uris=redirect_uris, anchor=books_anchor) if redirect_uris else

@@ -243,7 +243,29 @@ def _partner_said(d: Detail, partner: str) -> str:
            f"{d.get('summary') or '-'}"
 
 
+def _write(verdict: str) -> Callable[[Detail, str], str]:
+    def phrase(d: Detail, partner: str) -> str:
+        made = f" {d['freshbooks_id']}" if d.get("freshbooks_id") else ""
+        why = f": {d['field']}: {d['message']}" if d.get("message") else ""
+        return f"FreshBooks {humanize(str(d.get('kind') or 'object'))}{made} {verdict} " \
+               f"(reference {d.get('reference') or '-'}){why}"
+    return phrase
+
+
+def _made_by_us(verdict: str) -> Callable[[Detail, str], str]:
+    def phrase(d: Detail, partner: str) -> str:
+        source = f" from {partner}'s {d['partner_source_id']}" if d.get("partner_source_id") else f" for {partner}"
+        return f"{verdict} by freshcleo{source} (reference {d.get('reference') or '-'})"
+    return phrase
+
+
 PHRASES: dict[str, Callable[[Detail, str], str]] = {
+    "freshbooks_write_claimed": _write("to be created: claimed before the request leaves"),
+    "freshbooks_created": _write("created"),
+    "freshbooks_adopted": _write("found after an answer was lost, and taken as created"),
+    "freshbooks_write_failed": _write("refused by FreshBooks, not created"),
+    "created_by_freshcleo": _made_by_us("created"),
+    "adopted_by_freshcleo": _made_by_us("created (answer lost, then found)"),
     "match_matched": _matched("matched"),
     "match_mismatched": _matched("MISMATCHED"),
     "match_unmatched": _matched("unmatched: nothing we sent or hold answers it"),
@@ -251,6 +273,8 @@ PHRASES: dict[str, Callable[[Detail, str], str]] = {
     "match_unanswered": _matched("not answered by any invoice yet"),
     "match_reported": _matched("remittance compared with FreshBooks"),
     "partner_810_matched": _partner_said,
+    "partner_810_unmatched": _partner_said,
+    "partner_850_unanswered": _partner_said,
     "partner_810_mismatched": _partner_said,
     "partner_850_answered": _partner_said,
     "partner_820_reported": _partner_said,

@@ -46,7 +46,8 @@ def test_full_run_with_dagster_and_ledger_on_postgres(
     inbound = env.inbound(instance)
     assert inbound.success
     assert {e.check_name: e.passed for e in inbound.get_asset_check_evaluations()} == {
-        "acknowledgments_on_time": True, "inbound_files_not_quarantined": True}
+        "acknowledgments_on_time": True, "inbound_files_not_quarantined": True,
+        "no_new_mismatches": True}
 
     with env.ledger.begin() as conn:
         routed: dict[str, int] = dict(conn.execute(

@@ -107,9 +107,13 @@ def test_every_event_the_pipeline_records_has_its_own_phrase() -> None:
     recorded = _recorded_events()
     assert {"extracted", "queued", "not_sent", "rendered", "render_invalid", "delivered", "ack_sent"} <= recorded
     computed = {f"ack_{state}" for state in ACK_STATES if state not in ("none", "waiting")}  # inbound's f-string
-    routing = {"normalized", "superseded", "draft", "unrouted", "invalid"}  # route's status as the event
+    routing = {"normalized", "superseded", "draft", "unrouted", "invalid", "from_partner"}  # status as the event
     in_doubt = {"upload_in_doubt", "delivery_proven_by_ack", "resent", "delivery_conflict"}
-    missing = (recorded | computed | routing | in_doubt) - set(trace_text.PHRASES)
+    matching = {f"match_{s}" for s in ("matched", "mismatched", "unmatched", "answered", "unanswered", "reported")}
+    # the FreshBooks document's side of a match (``partner_<set>_<status>``), for the statuses it is recorded for
+    matched_from_ours = {f"partner_{s}" for s in ("810_matched", "810_mismatched", "810_unmatched", "850_answered",
+                                                  "850_unanswered", "820_reported")}
+    missing = (recorded | computed | routing | in_doubt | matching | matched_from_ours) - set(trace_text.PHRASES)
     assert not missing, f"events without a phrase in trace_text.PHRASES: {sorted(missing)}"
 
 
