@@ -439,6 +439,9 @@ def timeline(trace: DocumentTrace) -> list[str]:
     if trace.deliveries:
         out.append("  deliveries now:")
         out += [f"    {_delivery_line(d)}" for d in trace.deliveries]
+        files = sorted({isa13(d["isa13"]) for d in trace.deliveries if d.get("isa13") not in (None, "")})
+        if files:
+            out.append(f"  its files in the Dagster UI: asset interchange_lineage, search {', '.join(files)}")
     out.append("  timeline (UTC):")
     out += [f"    {line}" for entry in entries(trace) for line in entry.lines()] or ["    nothing recorded"]
     return out
