@@ -10,7 +10,7 @@ is ``matching/``'s job; choosing what to check and what to write is ``sync/match
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,12 +131,14 @@ class SentDocument:
     file_name: str | None
 
 
-def sent_document(conn: Connection, partner_id: str, kind: str, source_id: str) -> SentDocument | None:
+def sent_document(conn: Connection, partner_id: str, kind: str, account_id: str,
+                  source_id: str) -> SentDocument | None:
     """The newest version of a document we delivered to the partner (replacements included)."""
     o = outbox.c
     row = conn.execute(select(o.source_id, o.isa13, o.file_name, documents.c.body)
                        .join(documents, documents.c.id == o.document_id)
-                       .where(o.partner_id == partner_id, o.kind == kind, o.source_id == source_id,
+                       .where(o.kind == kind, o.account_id == account_id, o.source_id == source_id,
+                              o.partner_id == partner_id,
                               o.state == "delivered", o.purpose != "cancel")
                        .order_by(o.id.desc()).limit(1)).first()
     if row is None or row.body is None:
@@ -154,51 +156,46 @@ class CurrentDocument:
     body: dict[str, Any] | None
 
 
-def current_document(conn: Connection, kind: str, source_id: str) -> CurrentDocument | None:
+def current_document(conn: Connection, kind: str, account_id: str, source_id: str) -> CurrentDocument | None:
     d = documents.c
     row = conn.execute(select(d.source_id, d.status, d.partner_id, d.body)
-                       .where(d.kind == kind, d.source_id == source_id, d.status != "superseded")
+                       .where(d.kind == kind, d.account_id == account_id, d.source_id == source_id,
+                              d.status != "superseded")
                        .order_by(d.id.desc()).limit(1)).first()
     if row is None:
         return None
     return CurrentDocument(row.source_id, row.status, row.partner_id, loads(row.body))
 
 
-def _like_literal(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def invoice_with_po(conn: Connection, partner_id: str, po_number: str) -> CurrentDocument | None:
-    """The newest invoice of the partner whose newest version carries ``po_number`` (the customer's BEG03).
-
-    The body is JSON with sorted keys and no spaces (``rows.dumps``), so a LIKE on ``"po_number":"…"`` finds the
-    candidates without reading every body; each candidate's newest version is then checked exactly."""
+def invoice_with_po(conn: Connection, account_id: str, partner_id: str, po_number: str) -> CurrentDocument | None:
+    """The newest invoice of the partner whose newest version carries ``po_number`` (the customer's BEG03),
+    found through the ``po_number`` column's index; each candidate's newest version is checked exactly."""
     d = documents.c
-    pattern = f'%"po_number":{_like_literal(dumps(po_number))}%'
+    wanted = po_number.strip()[:64]
     candidates = conn.execute(select(d.source_id).where(
-        d.kind == "invoice", d.partner_id == partner_id, d.body.like(pattern, escape="\\"))
+        d.kind == "invoice", d.partner_id == partner_id, d.po_number == wanted, d.account_id == account_id)
         .group_by(d.source_id).order_by(func.max(d.id).desc()).limit(20)).scalars().all()
     for source_id in candidates:
-        current = current_document(conn, "invoice", source_id)
+        current = current_document(conn, "invoice", account_id, source_id)
         if (current is not None and current.body is not None and current.status != "deleted"
                 and str(current.body.get("po_number") or "").strip() == po_number.strip()):
             return current
     return None
 
 
-def invoice_payloads_by_number(conn: Connection, account_ids: Iterable[str] | None,
+def invoice_payloads_by_number(conn: Connection, account_id: str,
                                numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Invoice number → the newest raw FreshBooks payload (with ``paid``/``outstanding``, FreshBooks' own)."""
     if not numbers:
         return {}
     d, s = documents.c, source_snapshots.c
-    query = select(d.reference, d.source_id).where(d.kind == "invoice", d.reference.in_(list(numbers)))
-    if account_ids is not None:
-        query = query.where(d.account_id.in_(list(account_ids)))
+    query = select(d.reference, d.source_id).where(d.kind == "invoice", d.account_id == account_id,
+                                                   d.reference.in_(list(numbers)))
     ids = {ref: source_id for ref, source_id in conn.execute(query.order_by(d.id)).all()}
     out: dict[str, dict[str, Any]] = {}
     for reference, source_id in ids.items():
-        payload = conn.execute(select(s.payload).where(s.kind == "invoice", s.source_id == source_id)
+        payload = conn.execute(select(s.payload).where(s.kind == "invoice", s.account_id == account_id,
+                                                       s.source_id == source_id)
                                .order_by(s.id.desc()).limit(1)).scalar()
         if payload:
             out[reference] = loads(payload)

@@ -105,10 +105,15 @@ documents = Table(
     Column("warnings", Text(), nullable=False, default="[]"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("run_id", String(64), nullable=True),
+    # The customer's PO number an invoice carries (invoices only): a customer's 850 finds the invoice answering
+    # it by this, through an index, whatever the size of the book.
+    Column("po_number", String(64), nullable=True),
     UniqueConstraint("kind", "account_id", "source_id", "version"),
     Index(None, "partition_date", "kind"),
     Index(None, "reference"),
     Index(None, "snapshot_id"),  # a partition's decisions are found from its newest snapshots
+    Index(None, "kind", "partner_id", "po_number"),
+    Index(None, "kind", "account_id", "reference"),  # a partner's 820 names invoices by number
 )
 
 # One X12 file: an interchange for one partner and one transaction set.

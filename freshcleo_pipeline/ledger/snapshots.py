@@ -103,6 +103,13 @@ def versions_of(conn: Connection, account_id: str, source_id: str, kind: str | N
     return [_snapshot(r) for r in conn.execute(query.order_by(source_snapshots.c.id)).mappings()]
 
 
+def po_number_of(kind: str, body: Any) -> str | None:
+    """The customer's PO number an invoice's normalized body carries (``None`` for other kinds, or none)."""
+    if kind != "invoice" or not isinstance(body, dict):
+        return None
+    return str(body.get("po_number") or "").strip()[:64] or None
+
+
 def save_documents(conn: Connection, rows: Sequence[dict[str, Any]], run_id: str | None) -> int:
     """Store normalized documents (one per snapshot version); returns how many were new.
 
@@ -110,7 +117,7 @@ def save_documents(conn: Connection, rows: Sequence[dict[str, Any]], run_id: str
     partner_id, transaction_set, currency, total, body (dict or None), warnings (list).
     """
     now = utcnow()
-    prepared = [{**r, "source_id": str(r["source_id"]),
+    prepared = [{**r, "source_id": str(r["source_id"]), "po_number": po_number_of(r["kind"], r.get("body")),
                  "body": dumps(r["body"]) if r.get("body") is not None else None,
                  "warnings": dumps(r.get("warnings") or []), "created_at": now, "run_id": run_id} for r in rows]
     inserted = 0
@@ -181,6 +188,7 @@ def redecide_document(conn: Connection, document_id: int, row: dict[str, Any], r
     values = {k: row[k] for k in ("reference", "status", "reason", "partner_id", "transaction_set", "currency",
                                   "total")}
     values["body"] = dumps(row["body"]) if row.get("body") is not None else None
+    values["po_number"] = po_number_of(row["kind"], row.get("body"))
     values["warnings"] = dumps(row.get("warnings") or [])
     conn.execute(documents.update().where(documents.c.id == document_id,
                                           documents.c.status.in_(("unrouted", "invalid")))

@@ -96,7 +96,7 @@ def _check(ctx: SyncContext, writes: InboundWrites, document: PartnerDocumentRow
     try:
         if document.transaction_set == "810":
             invoice = Invoice.model_validate(body)
-            return Checked(document, partner, invoice, _supplier_invoice(ctx, partner, invoice))
+            return Checked(document, partner, invoice, _supplier_invoice(ctx, writes.account_id, partner, invoice))
         if document.transaction_set == "850":
             order = PurchaseOrder.model_validate(body)
             return Checked(document, partner, order, _customer_order(ctx, writes, partner, order))
@@ -106,11 +106,11 @@ def _check(ctx: SyncContext, writes: InboundWrites, document: PartnerDocumentRow
         raise ValueError(f"stored body does not read as a {document.transaction_set}: {exc.errors()[:1]}") from None
 
 
-def _supplier_invoice(ctx: SyncContext, partner: TradingPartner, theirs: Invoice) -> MatchResult:
+def _supplier_invoice(ctx: SyncContext, account_id: str, partner: TradingPartner, theirs: Invoice) -> MatchResult:
     po_number = theirs.po_number.strip()
     with ctx.ledger.begin() as conn:
-        sent = ledger_matches.sent_document(conn, partner.id, "bill", po_number) if po_number else None
-        current = ledger_matches.current_document(conn, "bill", po_number) if po_number else None
+        sent = ledger_matches.sent_document(conn, partner.id, "bill", account_id, po_number) if po_number else None
+        current = ledger_matches.current_document(conn, "bill", account_id, po_number) if po_number else None
     bill = None
     if current is not None and current.body is not None and current.status not in ("deleted", "invalid"):
         bill = PurchaseOrder.model_validate(current.body)
@@ -132,7 +132,7 @@ def _supplier_invoice(ctx: SyncContext, partner: TradingPartner, theirs: Invoice
 def _customer_order(ctx: SyncContext, writes: InboundWrites, partner: TradingPartner,
                     theirs: PurchaseOrder) -> MatchResult:
     with ctx.ledger.begin() as conn:
-        current = ledger_matches.invoice_with_po(conn, partner.id, theirs.po_number)
+        current = ledger_matches.invoice_with_po(conn, writes.account_id, partner.id, theirs.po_number)
     invoice = Invoice.model_validate(current.body) if current is not None and current.body is not None else None
     client_id = writes.party_of(partner)
     return match_customer_order(theirs, invoice=invoice, client_id=client_id, tolerance=partner.tolerance)
@@ -141,7 +141,7 @@ def _customer_order(ctx: SyncContext, writes: InboundWrites, partner: TradingPar
 def _remittance(ctx: SyncContext, account_id: str, partner: TradingPartner, theirs: Remittance) -> MatchResult:
     numbers = [item.reference_number for item in theirs.items]
     with ctx.ledger.begin() as conn:
-        payloads = ledger_matches.invoice_payloads_by_number(conn, [account_id], numbers)
+        payloads = ledger_matches.invoice_payloads_by_number(conn, account_id, numbers)
     standings = {number: _standing(payload) for number, payload in payloads.items()}
     return match_remittance(theirs, invoices=standings, tolerance=partner.tolerance)
 
