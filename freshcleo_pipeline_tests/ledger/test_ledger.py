@@ -7,6 +7,7 @@ import inspect
 import threading
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select, text, update
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from freshcleo_pipeline.errors import LedgerError
 from freshcleo_pipeline.ledger import Ledger, audit, control_numbers, inbound, outbox, snapshots
-from freshcleo_pipeline.ledger.database import head_revision
+from freshcleo_pipeline.ledger.database import _alembic_config, head_revision
 from freshcleo_pipeline.ledger.schema import (
     metadata,
     oauth_tokens,
@@ -170,5 +171,31 @@ def test_an_outdated_schema_is_refused_without_upgrade(any_ledger_url: str) -> N
             conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
         with pytest.raises(LedgerError, match="does not know"):
             ledger.ensure_schema()
+    finally:
+        ledger.dispose()
+
+
+def test_upgrading_fills_the_po_number_of_invoices_already_stored(any_ledger_url: str) -> None:
+    """Migration 0008 reads each stored invoice body once, so a ledger of an earlier release finds a customer's
+    order by its PO number through the new index, not only invoices stored after the upgrade."""
+    ledger = Ledger(any_ledger_url)
+    try:
+        with ledger.engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "0007")
+            snapshot_id = conn.execute(text(
+                "INSERT INTO source_snapshots (kind, account_id, source_id, version, vis_state, payload, fetched_at) "
+                "VALUES ('invoice', 'A1', '77', 'v1', 0, '{}', :at) RETURNING id"), {"at": NOW}).scalar()
+            for kind, source_id, body in (("invoice", "77", '{"po_number":" PO-7781 "}'),
+                                          ("invoice", "78", '{"po_number":""}'), ("bill", "79", '{"po_number":"79"}'),
+                                          ("invoice", "80", "not json")):
+                conn.execute(text(
+                    "INSERT INTO documents (snapshot_id, kind, account_id, source_id, version, reference, status, "
+                    "reason, currency, total, body, warnings, created_at) VALUES (:s, :k, 'A1', :i, 'v1', '', "
+                    "'routed', '', 'USD', '0', :b, '[]', :at)"),
+                    {"s": snapshot_id, "k": kind, "i": source_id, "b": body, "at": NOW})
+        ledger.upgrade()
+        with ledger.begin() as conn:
+            found = dict(conn.execute(text("SELECT source_id, po_number FROM documents")).all())
+        assert found == {"77": "PO-7781", "78": None, "79": None, "80": None}
     finally:
         ledger.dispose()
