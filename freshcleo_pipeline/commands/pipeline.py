@@ -215,7 +215,7 @@ def _print_matches(ledger: Ledger, settings: Settings) -> None:
 
 def _write_reports(ledger: Ledger, settings: Settings, first: dt.date, last: dt.date) -> None:
     """The monthly reconciliation of each month the demo touched, as a finance person opens it."""
-    months = sorted({dt.date(d.year, d.month, 1) for d in (first, last)})
+    months = sorted({dt.date(d.year, d.month, 1) for d in _days(first, last)})
     out = settings.data_dir / "reports"
     partners = load_partners(settings.resolved_partners_file())
     now = dt.datetime.now(dt.UTC)

@@ -44,6 +44,10 @@ def bill_body(invoice: Invoice, vendorid: str, note: str) -> dict[str, Any]:
     document = f"810 {invoice.invoice_number or '(no number)'} from {invoice.source.account_id}"
     if invoice.is_credit_memo:
         raise DataError(document, "BIG07", "CR", "an invoice (a credit memo does not become a bill)")
+    if invoice.discount_amount:
+        # A bill has no header allowance: its lines would add up to more than the supplier asks.
+        raise DataError(document, "SAC (discount_amount)", str(invoice.discount_amount),
+                        "no allowance or charge on the whole invoice (a bill holds lines and their taxes only)")
     body: dict[str, Any] = {
         "vendorid": _id(document, "vendorid", vendorid),
         "bill_number": _text(document, "invoice_number", invoice.invoice_number, 64),

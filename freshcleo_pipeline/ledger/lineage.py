@@ -107,14 +107,19 @@ def references(conn: Connection, keys: Iterable[DocumentKey]) -> dict[DocumentKe
     partner's set (kind ``x12_<set>``, account = partner, source id ``isa13/gs06/st02``) its own reference."""
     wanted = set(keys)
     found: dict[DocumentKey, str] = {}
-    ours = sorted({k[2] for k in wanted if not k[0].startswith("x12_")})
-    for start in range(0, len(ours), _CHUNK):
-        rows = conn.execute(select(documents.c.kind, documents.c.account_id, documents.c.source_id,
-                                   documents.c.reference)
-                            .where(documents.c.source_id.in_(ours[start:start + _CHUNK]), documents.c.reference != "")
-                            .order_by(documents.c.id)).all()
-        for kind, account, source, reference in rows:
-            found.setdefault((kind, account, source), reference)
+    ours: dict[tuple[str, str], list[str]] = {}
+    for kind, account, source in sorted(k for k in wanted if not k[0].startswith("x12_")):
+        ours.setdefault((kind, account), []).append(source)
+    for (kind, account), sources in ours.items():  # by kind and account: the unique index's prefix
+        for start in range(0, len(sources), _CHUNK):
+            rows = conn.execute(select(documents.c.kind, documents.c.account_id, documents.c.source_id,
+                                       documents.c.reference)
+                                .where(documents.c.kind == kind, documents.c.account_id == account,
+                                       documents.c.source_id.in_(sources[start:start + _CHUNK]),
+                                       documents.c.reference != "")
+                                .order_by(documents.c.id)).all()
+            for row_kind, row_account, source, reference in rows:
+                found.setdefault((row_kind, row_account, source), reference)
     # Their sets: only the interchanges named (their ISA13 is the first part of the source id), not every set the
     # partner ever sent.
     theirs = sorted({(k[1], k[2].partition("/")[0]) for k in wanted if k[0].startswith("x12_")})

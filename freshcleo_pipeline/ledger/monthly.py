@@ -139,7 +139,7 @@ def rows_for_month(conn: Connection, month: dt.date) -> MonthRows:
     first, following = month_bounds(month)
     ours = _our_documents(conn, first, following)
     return MonthRows(first=first, following=following, documents=ours,
-                     deliveries=_deliveries(conn, [d.id for d in ours]),
+                     deliveries=_deliveries(conn, ours),
                      theirs=_their_documents(conn, first, following))
 
 
@@ -171,24 +171,34 @@ def _our_documents(conn: Connection, first: dt.date, following: dt.date) -> list
     return sorted(found, key=lambda doc: doc.id)
 
 
-def _deliveries(conn: Connection, document_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+def _deliveries(conn: Connection, month_documents: Sequence[MonthDocument]) -> dict[int, list[Delivery]]:
+    """Each document's outbox rows, of every version: a version delivered before an edit still stands at the
+    partner, whatever became of the newest version (queued, or not sent by the partner's change policy)."""
     o, i = outbox.c, interchanges.c
+    by_key = {(d.kind, d.account_id, d.source_id): d.id for d in month_documents}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for kind, account_id, source_id in by_key:
+        groups.setdefault((kind, account_id), []).append(source_id)
     out: dict[int, list[Delivery]] = {}
-    ids = list(document_ids)
-    for start in range(0, len(ids), _CHUNK):
-        rows = conn.execute(
-            select(o.id, o.document_id, o.purpose, o.state, o.total, o.last_error, o.resend_of, o.file_name,
-                   o.isa13, o.gs06, o.st02, o.ack_state, o.ack_at, i.state.label("interchange_state"),
-                   i.last_error.label("interchange_error"), i.delivered_at)
-            .outerjoin(interchanges, i.id == o.interchange_id)
-            .where(o.document_id.in_(ids[start:start + _CHUNK])).order_by(o.id)).mappings()
-        for r in rows:
-            out.setdefault(r["document_id"], []).append(Delivery(
-                outbox_id=r["id"], document_id=r["document_id"], purpose=r["purpose"], state=r["state"],
-                total=Decimal(r["total"]), last_error=r["last_error"], resend_of=r["resend_of"],
-                file_name=r["file_name"], isa13=r["isa13"], gs06=r["gs06"], st02=r["st02"],
-                ack_state=r["ack_state"], ack_at=r["ack_at"], interchange_state=r["interchange_state"],
-                interchange_error=r["interchange_error"], delivered_at=r["delivered_at"]))
+    for (kind, account_id), source_ids in sorted(groups.items()):
+        for start in range(0, len(source_ids), _CHUNK):
+            rows = conn.execute(
+                select(o.id, o.kind, o.account_id, o.source_id, o.purpose, o.state, o.total, o.last_error,
+                       o.resend_of, o.file_name, o.isa13, o.gs06, o.st02, o.ack_state, o.ack_at,
+                       i.state.label("interchange_state"), i.last_error.label("interchange_error"), i.delivered_at)
+                .outerjoin(interchanges, i.id == o.interchange_id)
+                .where(o.kind == kind, o.account_id == account_id,
+                       o.source_id.in_(source_ids[start:start + _CHUNK])).order_by(o.id)).mappings()
+            for r in rows:
+                document_id = by_key[(r["kind"], r["account_id"], r["source_id"])]
+                out.setdefault(document_id, []).append(Delivery(
+                    outbox_id=r["id"], document_id=document_id, purpose=r["purpose"], state=r["state"],
+                    total=Decimal(r["total"]), last_error=r["last_error"], resend_of=r["resend_of"],
+                    file_name=r["file_name"], isa13=r["isa13"], gs06=r["gs06"], st02=r["st02"],
+                    ack_state=r["ack_state"], ack_at=r["ack_at"], interchange_state=r["interchange_state"],
+                    interchange_error=r["interchange_error"], delivered_at=r["delivered_at"]))
+    for found in out.values():
+        found.sort(key=lambda d: d.outbox_id)
     return out
 
 

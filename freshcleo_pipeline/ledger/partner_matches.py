@@ -18,7 +18,14 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from freshcleo_pipeline.ledger.partner_documents import READ, PartnerDocumentRow, _row
 from freshcleo_pipeline.ledger.rows import dumps, loads
-from freshcleo_pipeline.ledger.schema import documents, outbox, partner_documents, partner_matches, source_snapshots
+from freshcleo_pipeline.ledger.schema import (
+    documents,
+    freshbooks_writes,
+    outbox,
+    partner_documents,
+    partner_matches,
+    source_snapshots,
+)
 
 #: Results a later poll may still change (a bill edited, an invoice issued): checked again while recent.
 OPEN = ("unmatched", "mismatched", "unanswered")
@@ -59,7 +66,10 @@ def to_check(conn: Connection, since: dt.datetime, limit: int = 5000) -> list[Pa
     query = (select(partner_documents).select_from(partner_documents.outerjoin(
         partner_matches, pm.partner_document_id == pd.id))
         .where(pd.status == READ, pd.transaction_set.in_(MATCHED_SETS),
-               or_(pm.id.is_(None), and_(pm.status.in_(OPEN), pd.created_at >= since)))
+               or_(pm.id.is_(None), and_(pm.status.in_(OPEN), pd.created_at >= since),
+                   # a write whose outcome is not known yet is settled however old its document
+                   pd.id.in_(select(freshbooks_writes.c.partner_document_id).where(
+                       freshbooks_writes.c.state == "claimed"))))
         .order_by(pd.id).limit(limit))
     return [_row(r) for r in conn.execute(query).mappings()]
 
@@ -172,10 +182,14 @@ def invoice_with_po(conn: Connection, account_id: str, partner_id: str, po_numbe
     found through the ``po_number`` column's index; each candidate's newest version is checked exactly."""
     d = documents.c
     wanted = po_number.strip()[:64]
-    candidates = conn.execute(select(d.source_id).where(
-        d.kind == "invoice", d.partner_id == partner_id, d.po_number == wanted, d.account_id == account_id)
-        .group_by(d.source_id).order_by(func.max(d.id).desc()).limit(20)).scalars().all()
-    for source_id in candidates:
+    # No ORDER BY or GROUP BY in SQL: either lets the planner prefer an index that yields that order and read
+    # every invoice of the account; the versions carrying one PO number are few, sorted here.
+    rows = conn.execute(select(d.id, d.source_id).where(
+        d.kind == "invoice", d.partner_id == partner_id, d.po_number == wanted, d.account_id == account_id)).all()
+    newest: dict[str, int] = {}
+    for ident, source_id in rows:
+        newest[source_id] = max(ident, newest.get(source_id, 0))
+    for source_id in sorted(newest, key=newest.__getitem__, reverse=True)[:20]:
         current = current_document(conn, "invoice", account_id, source_id)
         if (current is not None and current.body is not None and current.status != "deleted"
                 and str(current.body.get("po_number") or "").strip() == po_number.strip()):
@@ -183,14 +197,16 @@ def invoice_with_po(conn: Connection, account_id: str, partner_id: str, po_numbe
     return None
 
 
-def invoice_payloads_by_number(conn: Connection, account_id: str,
+def invoice_payloads_by_number(conn: Connection, account_id: str, partner_id: str,
                                numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Invoice number → the newest raw FreshBooks payload (with ``paid``/``outstanding``, FreshBooks' own)."""
+    """Invoice number → the newest raw FreshBooks payload (with ``paid``/``outstanding``, FreshBooks' own) of
+    the partner's invoices with that number: another customer's invoice of the same number is not theirs."""
     if not numbers:
         return {}
     d, s = documents.c, source_snapshots.c
     query = select(d.reference, d.source_id).where(d.kind == "invoice", d.account_id == account_id,
-                                                   d.reference.in_(list(numbers)))
+                                                   d.reference.in_(list(numbers)), d.partner_id == partner_id,
+                                                   d.status.not_in(("deleted", "superseded")))
     ids = {ref: source_id for ref, source_id in conn.execute(query.order_by(d.id)).all()}
     out: dict[str, dict[str, Any]] = {}
     for reference, source_id in ids.items():

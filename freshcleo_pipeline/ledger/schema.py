@@ -185,6 +185,7 @@ outbox = Table(
     Index(None, "partner_id", "gs06", "st02"),
     Index(None, "state"),
     Index(None, "partition_date"),
+    Index(None, "interchange_id"),  # the documents a file carries (lineage, trace)
 )
 
 # Last allocated control number per scope (ISA13 per sender/receiver/usage, GS06 per functional id).
@@ -381,6 +382,7 @@ partner_documents = Table(
     Column("run_id", String(64), nullable=True),
     UniqueConstraint("inbound_file_id", "isa13", "gs06", "st02"),
     Index(None, "partner_id", "reference"),
+    Index(None, "partner_id", "isa13"),  # a partner's interchange, as the lineage names it
 )
 
 # Acknowledgments we send partners for what they sent us: one row per idempotency key (partner + their ISA13 +
@@ -404,6 +406,7 @@ acknowledgments_sent = Table(
     Column("sent_at", UtcDateTime(), nullable=True),
     Column("run_id", String(64), nullable=True),
     Index(None, "partner_id", "their_isa13"),
+    Index(None, "interchange_id"),
 )
 
 # What each partner document matched in FreshBooks and in what we sent: one row per partner document, the current

@@ -117,8 +117,10 @@ def _deliver_one(ctx: SyncContext, client: Any, interchange: Interchange, summar
     except FreshcleoError as exc:  # a partner taken out of partners.yaml: its files wait, the others go
         message = f"{interchange.file_name}: {exc}"
         summary.orphaned.append(message)
-        if interchange.state != "failed" or interchange.last_error != message:  # said once, not every run
-            _failed(ctx, interchange, message, summary)
+        if interchange.last_error != message:  # said once, not every run
+            # keep_state: an upload in doubt or cut off stays so, and is looked for, never re-sent blindly, once
+            # the partner is back.
+            _failed(ctx, interchange, message, summary, keep_state=interchange.state in ("uploading", "in_doubt"))
             summary.failed.remove(message)
         return
     folder, content = partner.cleo.outbound, interchange.content.encode("utf-8")

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from freshcleo_pipeline.documents import DocumentKind, Invoice, Party, PurchaseOrder, Purpose
+from freshcleo_pipeline.errors import DataError
 from freshcleo_pipeline.freshbooks import bodies
 from freshcleo_pipeline.freshbooks.writer import FreshBooksWriter
 from freshcleo_pipeline.ledger import freshbooks_writes as ledger_writes
@@ -90,40 +93,25 @@ class InboundWrites:
         return result
 
     def _bill(self, checked: Checked, invoice: Invoice, summary: MatchSummary) -> MatchResult:
-        document, partner, result = checked.document, checked.partner, checked.result
+        partner, result = checked.partner, checked.result
         if invoice.purpose is not Purpose.ORIGINAL or invoice.is_credit_memo:
             what = "a credit memo" if invoice.is_credit_memo else f"purpose {invoice.purpose.value}"
             return _noted(result, "bill", "skipped", f"{what}: only an original invoice becomes a bill")
         if self.read_only:
             summary.writes["bill refused (read-only)"] += 1
             return _noted(result, "bill", "refused", f"would create a bill: {READ_ONLY_REASON}")
-        number = invoice.invoice_number
-        with self.ctx.ledger.begin() as conn:
-            taken = number in ledger_writes.claimed_references(conn, partner.id, "bill")
-            mine = ledger_writes.get(conn, _key("bill", checked, number))
-        if taken and mine is None:
-            return _noted(result, "bill", "skipped", f"a bill with number {number} was already created from "
-                                                     f"another of {partner.id}'s invoices")
-        vendorid = self.ensure_party(partner, invoice.seller, summary, checked)
+        vendorid, why = self.ensure_party(partner, invoice.seller, summary, checked)
         if vendorid is None:
-            return _noted(result, "bill", "skipped", f"no FreshBooks bill vendor for {partner.id} (set "
-                                                     "create_reference_data: true to create it)")
+            return _noted(result, "bill", "skipped", f"no FreshBooks bill vendor for {partner.id}: {why}")
         writer = self.writer()
-        if mine is None:
-            existing = writer.find_bill(vendorid, number)
-            if existing is not None:
-                return dataclasses.replace(result, freshbooks_kind="bill", freshbooks_id=existing, detail={
-                    **result.detail, "freshbooks_write": {"kind": "bill", "state": "exists", "id": existing,
-                                                          "reason": f"FreshBooks already holds bill {existing} "
-                                                                    f"of this vendor numbered {number}"}})
-        note = f"EDI 810 {number} from {partner.id}, ISA13 {document.isa13} (freshcleo)"
-        outcome = self._write(checked, "bill", number, bodies.bill_body(invoice, vendorid, note),
-                              find=functools.partial(writer.find_bill, vendorid, number), create=writer.create_bill)
-        summary.writes[f"bill {outcome.state}"] += 1
-        return _outcome(result, outcome)
+        number = invoice.invoice_number
+        note = f"EDI 810 {number} from {partner.id}, ISA13 {checked.document.isa13} (freshcleo)"
+        return self._once(checked, summary, "bill", "a bill", number,
+                          lambda: bodies.bill_body(invoice, vendorid, note),
+                          find=functools.partial(writer.find_bill, vendorid, number), create=writer.create_bill)
 
     def _order(self, checked: Checked, order: PurchaseOrder, summary: MatchSummary) -> MatchResult:
-        document, partner, result = checked.document, checked.partner, checked.result
+        partner, result = checked.partner, checked.result
         kind = "estimate" if partner.orders_become == "estimate" else "invoice"
         label = "an estimate" if kind == "estimate" else "a draft invoice"
         if order.purpose is not Purpose.ORIGINAL:
@@ -132,28 +120,64 @@ class InboundWrites:
         if self.read_only:
             summary.writes[f"{kind} refused (read-only)"] += 1
             return _noted(result, kind, "refused", f"would create {label}: {READ_ONLY_REASON}")
-        customerid = self.ensure_party(partner, order.buyer, summary, checked)
+        customerid, why = self.ensure_party(partner, order.buyer, summary, checked)
         if customerid is None:
-            return _noted(result, kind, "skipped", f"no FreshBooks client for {partner.id} (set "
-                                                   "create_reference_data: true to create it)")
+            return _noted(result, kind, "skipped", f"no FreshBooks client for {partner.id}: {why}")
         writer = self.writer()
-        note = f"EDI 850 PO {order.po_number} from {partner.id}, ISA13 {document.isa13} (freshcleo)"
+        note = f"EDI 850 PO {order.po_number} from {partner.id}, ISA13 {checked.document.isa13} (freshcleo)"
         if kind == "estimate":
-            body, create = bodies.estimate_body(order, customerid, note), writer.create_estimate
-            find = functools.partial(writer.find_estimate, customerid, order.po_number)
-        else:
-            body, create = bodies.draft_invoice_body(order, customerid, note), writer.create_draft_invoice
-            find = functools.partial(writer.find_invoice, customerid, order.po_number)
-        outcome = self._write(checked, kind, order.po_number, body, find=find, create=create)
-        summary.writes[f"{kind} {outcome.state}"] += 1
+            return self._once(checked, summary, kind, label, order.po_number,
+                              lambda: bodies.estimate_body(order, customerid, note),
+                              find=functools.partial(writer.find_estimate, customerid, order.po_number),
+                              create=writer.create_estimate)
+        return self._once(checked, summary, kind, label, order.po_number,
+                          lambda: bodies.draft_invoice_body(order, customerid, note),
+                          find=functools.partial(writer.find_invoice, customerid, order.po_number),
+                          create=writer.create_draft_invoice)
+
+    def _once(self, checked: Checked, summary: MatchSummary, kind: str, label: str, reference: str,
+              body: Callable[[], Mapping[str, Any]], *, find: Callable[[], str | None],
+              create: Callable[[Mapping[str, Any]], str]) -> MatchResult:
+        """One write for this document, and none for another document of the partner with the same number (a
+        resent invoice or order under a new ISA13), nor when FreshBooks already holds it (a person keyed it)."""
+        document, partner, result = checked.document, checked.partner, checked.result
+        key = _key(kind, checked, reference)
+        with self.ctx.ledger.begin() as conn:
+            taken = reference in ledger_writes.claimed_references(conn, partner.id, kind)
+            mine = ledger_writes.get(conn, key)
+        if taken and mine is None:
+            return _noted(result, kind, "skipped", f"{label} for {reference} was already created from another of "
+                                                   f"{partner.id}'s documents")
+        if mine is None:
+            existing = find()
+            if existing is not None:
+                return dataclasses.replace(result, freshbooks_kind=kind, freshbooks_id=existing, detail={
+                    **result.detail, "freshbooks_write": {"kind": kind, "state": "exists", "id": existing,
+                                                          "reason": f"FreshBooks already holds {kind} {existing} "
+                                                                    f"for {reference}"}})
+        try:
+            content = body()
+        except DataError as exc:  # their document cannot become one: said on the result, nothing written
+            summary.writes[f"{kind} not written"] += 1
+            return _noted(result, kind, "failed", str(exc))
+        outcome = write_once(self.ctx, self.writer(), key=key, partner_id=partner.id, kind=kind,
+                             reference=reference[:64], body=content, find=find, create=create,
+                             origin=Origin(document.transaction_set, document.source_id),
+                             partner_document_id=document.id)
+        _count(summary, kind, outcome)
         return _outcome(result, outcome)
 
     def ensure_party(self, partner: TradingPartner, party: Party | None, summary: MatchSummary | None = None,
-                     checked: Checked | None = None) -> str | None:
-        """The partner's client or bill vendor id; created once when it has none and opts in."""
+                     checked: Checked | None = None) -> tuple[str | None, str]:
+        """The partner's client or bill vendor id, created once when it has none and opts in; with the reason
+        when there is none."""
         found = self.party_of(partner)
-        if found is not None or not partner.create_reference_data or self.read_only:
-            return found
+        if found is not None:
+            return found, ""
+        if not partner.create_reference_data:
+            return None, "set create_reference_data: true to create it"
+        if self.read_only:
+            return None, READ_ONLY_REASON
         kind = party_kind(partner)
         writer = self.writer()
         if kind == "client":
@@ -164,21 +188,33 @@ class InboundWrites:
             body = bodies.bill_vendor_body(partner, party)
             name = str(body.get("vendor_name") or partner.name)
             find, create = functools.partial(writer.find_bill_vendor, name), writer.create_bill_vendor
+        # The content is in the key: a vendor FreshBooks refused is tried again once partners.yaml is fixed.
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        key = f"{kind}:{partner.id}:{digest}"
+        with self.ctx.ledger.begin() as conn:
+            first_attempt = ledger_writes.get(conn, key) is None
+        existing = find() if first_attempt else None  # a vendor the reference poll has not seen yet
+        if existing is not None:
+            return existing, ""
         origin = Origin(checked.document.transaction_set, checked.document.source_id) if checked else None
-        outcome = write_once(self.ctx, writer, key=f"{kind}:{partner.id}", partner_id=partner.id, kind=kind,
-                             reference=name[:64], body=body, find=find, create=create, origin=origin,
+        outcome = write_once(self.ctx, writer, key=key, partner_id=partner.id, kind=kind, reference=name[:64],
+                             body=body, find=find, create=create, origin=origin,
                              partner_document_id=checked.document.id if checked else None)
         if summary is not None:
-            summary.writes[f"{kind} {outcome.state}"] += 1
-        return outcome.freshbooks_id if outcome.state == "created" else None
+            _count(summary, kind, outcome)
+        if outcome.state == "created":
+            return outcome.freshbooks_id, ""
+        return None, f"its creation is {outcome.state}" + (f": {outcome.reason}" if outcome.reason else "")
 
-    def _write(self, checked: Checked, kind: str, reference: str, body: Mapping[str, Any], *,
-               find: Callable[[], str | None], create: Callable[[Mapping[str, Any]], str]) -> WriteOutcome:
-        document, partner = checked.document, checked.partner
-        return write_once(self.ctx, self.writer(), key=_key(kind, checked, reference), partner_id=partner.id,
-                          kind=kind, reference=reference[:64], body=body, find=find, create=create,
-                          origin=Origin(document.transaction_set, document.source_id),
-                          partner_document_id=document.id)
+
+def _count(summary: MatchSummary, kind: str, outcome: WriteOutcome) -> None:
+    """What this run did: a write made or found now, or one that did not go through (not the ones done before)."""
+    if outcome.created_now:
+        summary.writes[f"{kind} created"] += 1
+    elif outcome.adopted:
+        summary.writes[f"{kind} found after a lost answer"] += 1
+    elif outcome.state != "created":
+        summary.writes[f"{kind} {outcome.state}"] += 1
 
 
 def _key(kind: str, checked: Checked, reference: str) -> str:
@@ -212,9 +248,9 @@ def create_missing_parties(ctx: SyncContext, account_id: str) -> list[str]:
             if writes.read_only:
                 said.append(f"{partner.id}: would create its FreshBooks {kind}: {READ_ONLY_REASON}")
                 continue
-            created = writes.ensure_party(partner, None)
-            said.append(f"{partner.id}: FreshBooks {kind} {created} created" if created
-                        else f"{partner.id}: FreshBooks {kind} not created (see the ledger's freshbooks writes)")
+            created, why = writes.ensure_party(partner, None)
+            said.append(f"{partner.id}: FreshBooks {kind} {created}" if created
+                        else f"{partner.id}: FreshBooks {kind} not created: {why}")
     finally:
         writes.close()
     return said

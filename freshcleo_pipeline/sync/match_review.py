@@ -9,12 +9,18 @@ from freshcleo_pipeline.ledger.partner_matches import MatchRow
 
 def line(row: MatchRow) -> str:
     """``bolt-fasteners 810 BOLT-INV-3 (PO 412): mismatched: lines[2].unit_price 12.50 invoiced, 12.00 sent``."""
-    answers = f" (PO {row.our_reference})" if row.our_reference else ""
+    ours = "our PO" if row.transaction_set == "810" else "our invoice"
+    answers = f" ({ours} {row.our_reference})" if row.our_reference else ""
     found = [_difference(d) for d in row.differences[:3]]
     more = len(row.differences) - len(found)
     tail = "; ".join(found) + (f"; and {more} more" if more > 0 else "")
+    write = row.detail.get("freshbooks_write") or {}
+    wrote = (f" [FreshBooks {write.get('kind') or 'write'} {write.get('state')}"
+             + (f" {write['id']}" if write.get("id") else "")
+             + (f": {write['reason']}" if write.get("reason") and write.get("state") != "created" else "") + "]"
+             if write else "")
     return f"{row.partner_id} {row.transaction_set} {row.reference}{answers}: {row.status}" + (
-        f": {tail}" if tail else "")
+        f": {tail}" if tail else "") + wrote
 
 
 def _difference(item: dict[str, object]) -> str:

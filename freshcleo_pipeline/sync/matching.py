@@ -77,7 +77,13 @@ def match_partner_documents(ctx: SyncContext, account_id: str) -> MatchSummary:
                 checked = _check(ctx, writes, document)
                 if checked is None:
                     continue
-                result = writes.apply(checked, summary)
+                try:
+                    result = writes.apply(checked, summary)
+                except Exception as exc:  # noqa: BLE001  the result stands; the write is tried again next poll
+                    ctx.log.error("FreshBooks write for %s failed: %s", what, exc)
+                    summary.errors.append(f"{what} (ISA13 {document.isa13}): FreshBooks write: {exc}")
+                    result = dataclasses.replace(checked.result, detail={
+                        **checked.result.detail, "freshbooks_write": {"state": "failed", "reason": str(exc)[:500]}})
                 _store(ctx, account_id, checked, result, summary)
             except Exception as exc:  # noqa: BLE001  one document never stops the others; checked again next poll
                 ctx.log.error("matching %s failed: %s", what, exc)
@@ -141,7 +147,7 @@ def _customer_order(ctx: SyncContext, writes: InboundWrites, partner: TradingPar
 def _remittance(ctx: SyncContext, account_id: str, partner: TradingPartner, theirs: Remittance) -> MatchResult:
     numbers = [item.reference_number for item in theirs.items]
     with ctx.ledger.begin() as conn:
-        payloads = ledger_matches.invoice_payloads_by_number(conn, account_id, numbers)
+        payloads = ledger_matches.invoice_payloads_by_number(conn, account_id, partner.id, numbers)
     standings = {number: _standing(payload) for number, payload in payloads.items()}
     return match_remittance(theirs, invoices=standings, tolerance=partner.tolerance)
 

@@ -112,7 +112,8 @@ def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummar
             "vendors": snapshots.latest_payloads(conn, "bill_vendor", account_id),
             "items": snapshots.latest_payloads(conn, "item", account_id),
         }
-        ours = OurBills.load(conn, [p.id for p in ctx.partners.partners if p.create_bills])
+        # Every partner, not only those opted in now: a bill created before an opt-out is still ours.
+        ours = OurBills.load(conn, [p.id for p in ctx.partners.partners])
     for kind in DocumentKind:
         with ctx.ledger.begin() as conn:
             ids = snapshots.latest_ids_in_partitions(conn, kind.value, account_id, days)

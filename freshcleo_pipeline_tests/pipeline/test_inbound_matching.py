@@ -156,6 +156,17 @@ def test_opted_in_writes_happen_once_across_reruns_and_never_echo_back(
             events = [e.event for e in audit.trail(conn, kind="bill", account_id=env.freshbooks.account_id,
                                                    source_id=str(bill["id"]))]
         assert "created_by_freshcleo" in events and "from_partner" in events, events
+    # The partners send the same documents again under new control numbers: nothing is created twice.
+    env.cleo.send_partner_document("acme-retail", "850", reference=unanswered_acme[0].reference)
+    env.cleo.send_partner_document("bolt-fasteners", "810", reference=unsolicited[0].reference,
+                                   answers=unsolicited[0].refers_to[0])
+    assert env.inbound(dagster_instance).success
+    assert env.freshbooks.api_writes() == writes
+    with env.ledger.begin() as conn:
+        again = [r for r in ledger_matches.listing(conn) if r.reference in
+                 (unanswered_acme[0].reference, unsolicited[0].reference)]
+    assert len(again) == 4 and sorted(r.detail["freshbooks_write"]["state"] for r in again) == [
+        "created", "created", "skipped", "skipped"], [r.detail for r in again]
     others = [r for k, r in _matches(env).items() if k[0] not in ("bolt-fasteners", "acme-retail")]
     assert others and not [r for r in others if "freshbooks_write" in r.detail], \
         "a partner that did not opt in gets nothing written, not even an attempt"

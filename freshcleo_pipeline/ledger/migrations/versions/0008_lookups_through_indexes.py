@@ -1,8 +1,9 @@
-"""Invoices found by the customer's PO number, and by number within an account, through indexes.
+"""Lookups that read every row of the book become index searches.
 
 A customer's 850 looks for the invoice carrying its PO number and a customer's 820 names invoices by number;
 both were reads of every invoice of the book. The PO number gets a column of its own, filled here from the
-stored normalized bodies.
+stored normalized bodies. The lineage sensor's per-tick reads (the documents a file carries, a partner's
+interchange) get the indexes they search by.
 
 Revision ID: 0008
 Revises: 0007
@@ -29,6 +30,11 @@ def upgrade() -> None:
                     ['kind', 'partner_id', 'po_number'], unique=False)
     op.create_index(op.f('ix_documents_kind_account_id_reference'), 'documents',
                     ['kind', 'account_id', 'reference'], unique=False)
+    op.create_index(op.f('ix_outbox_interchange_id'), 'outbox', ['interchange_id'], unique=False)
+    op.create_index(op.f('ix_acknowledgments_sent_interchange_id'), 'acknowledgments_sent', ['interchange_id'],
+                    unique=False)
+    op.create_index(op.f('ix_partner_documents_partner_id_isa13'), 'partner_documents', ['partner_id', 'isa13'],
+                    unique=False)
     documents = sa.table('documents', sa.column('id', sa.Integer()), sa.column('kind', sa.String()),
                          sa.column('body', sa.Text()), sa.column('po_number', sa.String()))
     conn = op.get_bind()
@@ -50,6 +56,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_partner_documents_partner_id_isa13'), table_name='partner_documents')
+    op.drop_index(op.f('ix_acknowledgments_sent_interchange_id'), table_name='acknowledgments_sent')
+    op.drop_index(op.f('ix_outbox_interchange_id'), table_name='outbox')
     op.drop_index(op.f('ix_documents_kind_account_id_reference'), table_name='documents')
     op.drop_index(op.f('ix_documents_kind_partner_id_po_number'), table_name='documents')
     with op.batch_alter_table('documents') as batch:
