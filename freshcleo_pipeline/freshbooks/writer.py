@@ -81,9 +81,6 @@ WRITES: dict[str, WriteKind] = {w.kind: w for w in (
               "user:bill_vendors:write", "user:bill_vendors:read"),
     WriteKind("client", "users/clients", "client", "clients", "id", "user:clients:write", "user:clients:read"),
 )}
-#: The write scope of each allowed write (reference §2.9).
-WRITE_SCOPES: dict[str, str] = {kind: w.scope for kind, w in WRITES.items()}
-
 
 def write_kinds(partners: PartnerDirectory) -> tuple[str, ...]:
     """The writes the enabled partners opted into (sorted), whatever the read-only setting says."""

@@ -22,7 +22,6 @@ from freshcleo_pipeline.ledger.schema import freshbooks_writes
 CLAIMED = "claimed"
 CREATED = "created"
 FAILED = "failed"
-STATES = (CLAIMED, CREATED, FAILED)
 KINDS = ("bill", "estimate", "invoice", "bill_vendor", "client")
 
 

@@ -42,10 +42,6 @@ class WriteOutcome:
     adopted: bool = False  # an earlier attempt created it; this call found it
     reason: str = ""
 
-    @property
-    def created(self) -> bool:
-        return self.state == CREATED
-
 
 @dataclass(frozen=True)
 class Origin:
