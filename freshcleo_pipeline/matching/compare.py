@@ -82,9 +82,11 @@ def align(theirs: Sequence[Line], ours: Sequence[Line]) -> dict[int, int]:
 def line_text(line: Line) -> str:
     """A whole line in a few words: ``2 x 40.00 Pallet wrap (WA-10)``."""
     text = f"{quantity_text(line.quantity)} x {money_text(line.unit_price)}"
-    if line.name or line.description:
-        text += f" {line.name or line.description}"
-    return text + (f" ({line.sku})" if line.sku else "")
+    name = line.name or line.description
+    if name:
+        text += f" {name}"
+    # FreshBooks item names often end with the SKU already: said once.
+    return text + (f" ({line.sku})" if line.sku and line.sku not in name else "")
 
 
 def compare(theirs: Figures, ours: Mapping[str, Figures], tolerance: Tolerance, wording: Wording) -> list[Difference]:
