@@ -24,8 +24,6 @@ from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
 from freshcleo_pipeline.ledger import Ledger, open_ledger, partner_documents, partner_matches, summaries
 from freshcleo_pipeline.ledger import outbox as outbox_ops
 from freshcleo_pipeline.partners import load_partners
-from freshcleo_pipeline.reports import files as report_files
-from freshcleo_pipeline.reports.reconciliation import monthly_reconciliation
 from freshcleo_pipeline.sandbox.launcher import (
     SANDBOX_BOOK_DAYS,
     SANDBOX_SEED,
@@ -215,6 +213,9 @@ def _print_matches(ledger: Ledger, settings: Settings) -> None:
 
 def _write_reports(ledger: Ledger, settings: Settings, first: dt.date, last: dt.date) -> None:
     """The monthly reconciliation of each month the demo touched, as a finance person opens it."""
+    from freshcleo_pipeline.reports import files as report_files  # pandas only for the commands that need it
+    from freshcleo_pipeline.reports.reconciliation import monthly_reconciliation
+
     months = sorted({dt.date(d.year, d.month, 1) for d in _days(first, last)})
     out = settings.data_dir / "reports"
     partners = load_partners(settings.resolved_partners_file())

@@ -14,7 +14,6 @@ from freshcleo_pipeline.defs.common import preview_table
 from freshcleo_pipeline.defs.deliver import cleo_deliveries
 from freshcleo_pipeline.defs.inbound import cleo_inbound_files
 from freshcleo_pipeline.defs.resources import LedgerResource, PartnerDirectoryResource
-from freshcleo_pipeline.reports import files, reconciliation
 from freshcleo_pipeline.settings import get_settings
 
 # The current month exists while it is in progress (``end_offset=1``), as today's day partition does.
@@ -39,6 +38,10 @@ class ReconciliationReportConfig(dg.Config):
 )
 def monthly_reconciliation(context: dg.AssetExecutionContext, config: ReconciliationReportConfig,
                            ledger: LedgerResource, partners: PartnerDirectoryResource) -> dg.MaterializeResult:
+    # pandas and openpyxl load here, not with the definitions: every run and the code server would carry them
+    # (about 50 MB) for the one asset that uses them.
+    from freshcleo_pipeline.reports import files, reconciliation
+
     month = dt.date.fromisoformat(context.partition_key)
     report = reconciliation.monthly_reconciliation(ledger.get_ledger(), partners.load(), month,
                                                    dt.datetime.now(dt.UTC))
