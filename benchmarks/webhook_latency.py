@@ -1,16 +1,17 @@
 """Webhook to file in Cleo: how long after an invoice changes in FreshBooks its X12 file is in the partner's
 Cleo outbound folder, with the real Dagster daemon running the webhook sensor.
 
-Run: ``python -m benchmarks.webhook_latency [--changes 24] [--spacing 3] [--sensor-interval 5]
+Run: ``python -m benchmarks.webhook_latency [--changes 24] [--spacing 3] [--sensor-interval S]
 [--timeout 300]`` from the repository root (it uses ``workspace.yaml`` and ``dagster.yaml`` there).
 
 In a temporary folder (ledger SQLite file, data folder, ``DAGSTER_HOME`` with the repository's
 ``dagster.yaml``) it starts both emulators and the receiver on free loopback ports, connects FreshBooks
 (sandbox auto-consent), registers the callbacks against the receiver, turns ``webhook_inbox_sensor`` on with
 ``dagster sensor start`` and starts ``dagster-daemon run``; every process reads the sandbox URLs and the
-ledger from the environment. ``FRESHCLEO_INBOX_SENSOR_INTERVAL_SECONDS`` is set to ``--sensor-interval``
-(5 s, the lowest the settings allow; the product's default is 30 s). No polling schedule runs: every file
-comes from a sensor-requested run.
+ledger from the environment. Without ``--sensor-interval`` every setting is the shipped default (the sensor's
+interval from the settings, the run queue's dequeue interval from ``dagster.yaml``), so the figures are the
+product's; ``--sensor-interval S`` sets ``FRESHCLEO_INBOX_SENSOR_INTERVAL_SECONDS`` instead (30 reproduces the
+default before it was 5 s). No polling schedule runs: every file comes from a sensor-requested run.
 
 One warm-up invoice (not counted) waits for the daemon's first run. Then ``--changes`` invoice changes are
 made through the FreshBooks emulator's control API, ``--spacing`` seconds apart: new invoices for the two
@@ -55,6 +56,7 @@ from freshcleo_pipeline.settings import get_settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SENSOR = "webhook_inbox_sensor"
+INTERVAL_VARIABLE = "FRESHCLEO_INBOX_SENSOR_INTERVAL_SECONDS"
 CUSTOMERS = ("Acme Retail Stores", "Northwind Grocers")
 REPLACING_PARTNER = "Acme Retail Stores"
 CONTROL = "/_sandbox/freshbooks/invoices"
@@ -155,7 +157,7 @@ def _tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
 
 
-def run(changes: int, spacing: float, interval: int, timeout: float, webhook_delay: float) -> list[Change]:
+def run(changes: int, spacing: float, interval: int | None, timeout: float, webhook_delay: float) -> list[Change]:
     with tempfile.TemporaryDirectory(prefix="freshcleo-latency-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         home = root / "dagster_home"
@@ -163,8 +165,11 @@ def run(changes: int, spacing: float, interval: int, timeout: float, webhook_del
         shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
         env = {"FRESHCLEO_MODE": "sandbox", "FRESHCLEO_DATA_DIR": str(root / "data"),
                "FRESHCLEO_LEDGER_URL": f"sqlite:///{root / 'ledger.db'}",
-               "FRESHCLEO_SECRET_KEY": Fernet.generate_key().decode("ascii"),
-               "FRESHCLEO_INBOX_SENSOR_INTERVAL_SECONDS": str(interval), "DAGSTER_HOME": str(home)}
+               "FRESHCLEO_SECRET_KEY": Fernet.generate_key().decode("ascii"), "DAGSTER_HOME": str(home)}
+        if interval is None:
+            os.environ.pop(INTERVAL_VARIABLE, None)
+        else:
+            env[INTERVAL_VARIABLE] = str(interval)
         os.environ.update(env)
         get_settings.cache_clear()
         settings = get_settings()
@@ -250,7 +255,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--changes", type=int, default=24, help="invoice changes measured (at least 20)")
     parser.add_argument("--spacing", type=float, default=3.0, help="seconds between changes")
-    parser.add_argument("--sensor-interval", type=int, default=5, help="FRESHCLEO_INBOX_SENSOR_INTERVAL_SECONDS")
+    parser.add_argument("--sensor-interval", type=int, default=None,
+                        help=f"{INTERVAL_VARIABLE} (default: the shipped setting)")
     parser.add_argument("--webhook-delay", type=float, default=1.0,
                         help="seconds the FreshBooks emulator waits before sending a webhook")
     parser.add_argument("--timeout", type=float, default=300.0,
@@ -258,11 +264,13 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     made = run(args.changes, args.spacing, args.sensor_interval, args.timeout, args.webhook_delay)
+    interval = (f"sensor interval {args.sensor_interval}s" if args.sensor_interval is not None
+                else f"sensor interval {get_settings().inbox_sensor_interval_seconds}s (shipped default)")
     latencies = sorted(c.latency for c in made)
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     kinds = {p: sum(c.purpose == p for c in made) for p in ("original", "replace")}
     print(f"webhook -> file in Cleo: n={len(latencies)} ({kinds['original']} new, {kinds['replace']} replaced), "
-          f"sensor interval {args.sensor_interval}s, webhook delay {args.webhook_delay:g}s, spacing {args.spacing:g}s: "
+          f"{interval}, webhook delay {args.webhook_delay:g}s, spacing {args.spacing:g}s: "
           f"p50 {statistics.median(latencies):.1f}s, p95 {p95:.1f}s, max {latencies[-1]:.1f}s, "
           f"min {latencies[0]:.1f}s (wall {time.monotonic() - started:.0f}s)")
     stages = [(c.received - c.started, c.requested - c.received, c.latency - (c.requested - c.started))

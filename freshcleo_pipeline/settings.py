@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Bill payments have no update timestamp: each poll lists those paid within this many days and files every
     # version not seen before under the day it was observed (sync/extract.py).
     bill_payment_lookback_days: int = Field(120, alias="FRESHCLEO_BILL_PAYMENT_LOOKBACK_DAYS", ge=1, le=3660)
+    # Routing and rendering follow extraction once a run has stored this many pages (sync/stream.py); a smaller
+    # run gains nothing from it. 0 turns streaming off.
+    stream_after_pages: int = Field(5, alias="FRESHCLEO_STREAM_AFTER_PAGES", ge=0)
 
     freshbooks_api_url: str = Field("", alias="FRESHBOOKS_API_URL")
     freshbooks_auth_url: str = Field("", alias="FRESHBOOKS_AUTH_URL")
@@ -76,7 +79,7 @@ class Settings(BaseSettings):
     poll_interval_minutes: int = Field(15, alias="FRESHCLEO_POLL_INTERVAL_MINUTES", ge=1, le=1440)
     inbound_poll_interval_minutes: int = Field(10, alias="FRESHCLEO_INBOUND_POLL_INTERVAL_MINUTES", ge=1,
                                                le=1440)
-    inbox_sensor_interval_seconds: int = Field(30, alias="FRESHCLEO_INBOX_SENSOR_INTERVAL_SECONDS", ge=5)
+    inbox_sensor_interval_seconds: int = Field(5, alias="FRESHCLEO_INBOX_SENSOR_INTERVAL_SECONDS", ge=5)
     webhook_host: str = Field("127.0.0.1", alias="FRESHCLEO_WEBHOOK_HOST")
     webhook_port: int = Field(8713, alias="FRESHCLEO_WEBHOOK_PORT", ge=1, le=65535)
     webhook_max_body_bytes: int = Field(16384, alias="FRESHCLEO_WEBHOOK_MAX_BODY_BYTES", ge=256)

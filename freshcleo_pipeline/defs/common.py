@@ -33,6 +33,20 @@ BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
 # ``dg.Failure(allow_retries=False)``.
 SYNC_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 PREVIEW_ROWS = 20
+#: A run tagged ``freshcleo/scan: full`` reads FreshBooks in full (the nightly finalize run sets it; so can a
+#: person, from the launchpad); ``incremental`` forces the newest-first reading; without it extraction decides
+#: by the run's days (``sync.extract.full_scan_due``).
+SCAN_TAG = "freshcleo/scan"
+
+
+def scan_of(tags: Mapping[str, str]) -> bool | None:
+    """True for a full scan, False for an incremental one, None when the run leaves it to extraction."""
+    value = tags.get(SCAN_TAG)
+    if value is None:
+        return None
+    if value not in ("full", "incremental"):
+        raise ValueError(f"run tag {SCAN_TAG}: got {value!r}; expected 'full' or 'incremental'")
+    return value == "full"
 
 
 def run_days(context: dg.AssetExecutionContext) -> list[dt.date]:

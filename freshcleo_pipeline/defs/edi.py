@@ -5,11 +5,16 @@ purpose, with their money) and the files carrying them. A file may carry documen
 under each of them with that day's sets, so the days' sets add up to the run's, while a file counts once per day
 it serves. Sets of days outside the run (pending from an earlier run), the outbox decisions and the mapping
 figures are the run's, in its ``run`` entry.
+
+The validity check reads the verdict stored when each interchange was rendered, for the content of that digest
+and charset only: a file whose content or partner charset no longer matches its verdict (or one stored without a
+verdict) is validated again, so a stored verdict never lets a changed file through.
 """
 
+import hashlib
 from collections import Counter
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 
@@ -24,9 +29,12 @@ from freshcleo_pipeline.defs.common import (
 from freshcleo_pipeline.defs.normalize import normalized_documents
 from freshcleo_pipeline.defs.partitions import daily_partitions
 from freshcleo_pipeline.defs.resources import LedgerResource, PartnerDirectoryResource, PipelineResource
-from freshcleo_pipeline.ledger import outbox, partition_figures
+from freshcleo_pipeline.ledger import Ledger, outbox, partition_figures
+from freshcleo_pipeline.ledger.outbox import RunInterchange, Verdict
 from freshcleo_pipeline.ledger.partition_figures import RenderedSet
-from freshcleo_pipeline.sync.render import RenderSummary, plan, render_pending
+from freshcleo_pipeline.partners import PartnerDirectory
+from freshcleo_pipeline.sync.render import plan, render_pending
+from freshcleo_pipeline.sync.stream import carried
 from freshcleo_pipeline.x12.validator import validate_interchange
 
 
@@ -42,7 +50,8 @@ from freshcleo_pipeline.x12.validator import validate_interchange
 )
 def edi_interchanges(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     days = run_days(context)
-    summary = RenderSummary()
+    # What the streaming thread of the extract step already planned and rendered in this run counts as this step's.
+    summary = carried(context.run.run_id, take=True).render
     with pipeline.open(context) as ctx:
         plan(ctx, days, pipeline.account_id(ctx), summary)
         render_pending(ctx, summary)
@@ -87,17 +96,47 @@ def _figures(sets: list[RenderedSet]) -> dict[str, Any]:
                 "uploaded.")
 def edi_interchanges_are_valid(context: dg.AssetCheckExecutionContext, ledger: LedgerResource,
                                partners: PartnerDirectoryResource) -> dg.AssetCheckResult:
-    directory = partners.load()
-    with ledger.get_ledger().begin() as conn:
-        rows = outbox.interchanges_of_run(conn, context.run.run_id)
-    problems: list[str] = []
-    for row in rows:
-        errors = validate_interchange(row.content, charset=directory.get(row.partner_id).charset)
-        if errors or row.state == "invalid":
-            problems.append(f"{row.file_name}: {errors[0] if errors else 'marked invalid'}")
+    found = interchange_problems(ledger.get_ledger(), context.run.run_id, partners.load())
     return dg.AssetCheckResult(
-        passed=not problems,
+        passed=not found.problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"interchanges_checked": len(rows), "invalid": len(problems),
-                  "first_problems": dg.MetadataValue.text("\n".join(problems[:10]) or "none")},
+        metadata={"interchanges_checked": found.checked, "validated_again": found.validated_again,
+                  "invalid": len(found.problems),
+                  "first_problems": dg.MetadataValue.text("\n".join(found.problems[:10]) or "none")},
     )
+
+
+class Findings(NamedTuple):
+    checked: int
+    validated_again: int  # files without a verdict for their present content and charset
+    problems: list[str]
+
+
+def interchange_problems(ledger: Ledger, run_id: str, directory: PartnerDirectory) -> Findings:
+    """What the validity check finds in the interchanges a run stored: "file: first error" per invalid file."""
+    with ledger.begin() as conn:
+        rows = outbox.interchanges_of_run(conn, run_id)
+        verdicts = outbox.verdicts_of_run(conn, run_id)
+    problems: list[str] = []
+    revalidated = 0
+    for row in rows:
+        charset = directory.get(row.partner_id).charset
+        found = _stored_finding(row, verdicts.get(row.file_name), charset)
+        if found is None:
+            revalidated += 1
+            errors = validate_interchange(row.content, charset=charset)
+            found = (bool(errors), str(errors[0]) if errors else "")
+        invalid, first_error = found
+        if invalid or row.state == "invalid":
+            problems.append(f"{row.file_name}: {first_error if invalid else 'marked invalid'}")
+    return Findings(len(rows), revalidated, problems)
+
+
+def _stored_finding(row: RunInterchange, verdict: Verdict | None, charset: str) -> tuple[bool, str] | None:
+    """(invalid, first error) as stored, if the verdict was found in this very content under this charset; None
+    when the content must be validated again."""
+    if verdict is None or verdict.charset != charset:
+        return None
+    if verdict.sha256 != hashlib.sha256(row.content.encode("utf-8")).hexdigest():
+        return None
+    return verdict.error_count > 0, verdict.first_error or ""

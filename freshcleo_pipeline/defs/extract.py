@@ -3,7 +3,10 @@
 Each partition's metadata counts the versions this run stored under that day (``new_versions/<kind>``, of which
 ``deleted/<kind>`` are deletions) and the records it set aside that belong to the day; the days of a run add up
 to the run's. The listing sizes (over-fetched a day each side), reference data, versions filed under days outside
-the run (a payment's parent invoice) and quarantine retries are the run's, in its ``run`` entry.
+the run (a payment's parent invoice) and quarantine retries are the run's, in its ``run`` entry, with ``scan``:
+``incremental`` for a poll of today or yesterday, ``full`` for the nightly finalize run and older days. When the
+run also materializes the normalized and EDI assets, routing and rendering follow the stored pages in a thread
+of this step (``sync.stream``); ``streamed_passes`` says how often it caught up.
 """
 
 import datetime as dt
@@ -19,11 +22,16 @@ from freshcleo_pipeline.defs.common import (
     partition_metadata,
     run_days,
     run_scope,
+    scan_of,
 )
 from freshcleo_pipeline.defs.partitions import daily_partitions
 from freshcleo_pipeline.defs.resources import PipelineResource
 from freshcleo_pipeline.ledger import partition_figures
 from freshcleo_pipeline.sync.extract import extract
+from freshcleo_pipeline.sync.stream import Downstream
+
+#: The steps whose work follows extraction page by page when the run materializes them (``sync.stream``).
+STREAMED = frozenset({dg.AssetKey("normalized_documents"), dg.AssetKey("edi_interchanges")})
 
 
 @dg.asset(
@@ -41,7 +49,12 @@ from freshcleo_pipeline.sync.extract import extract
 def freshbooks_documents(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     days = run_days(context)
     with pipeline.open(context) as ctx:
-        summary = extract(ctx, days)
+        downstream = Downstream(ctx, days, lambda: pipeline.account_id(ctx)) if _streams(context) else None
+        try:
+            summary = extract(ctx, days, full_scan=scan_of(context.run.tags),
+                              on_page=downstream.page_stored if downstream is not None else None)
+        finally:
+            streamed = downstream.close() if downstream is not None else None
         with ctx.ledger.begin() as conn:
             stored = partition_figures.new_versions(conn, context.run.run_id)
             aside = partition_figures.set_aside(conn, "extract", context.run.run_id)
@@ -66,9 +79,17 @@ def freshbooks_documents(context: dg.AssetExecutionContext, pipeline: PipelineRe
     outside = Counter({kind: n for (d, kind, _), n in stored.items() if d is not None and d not in days})
     return partition_metadata(context, figures, {
         **run_scope(days),
+        "scan": summary.scan,
         "listed": dict(summary.fetched),
         "reference_new_versions": dict(summary.reference),
         "new_versions_outside_partitions": dict(outside),
         "quarantined": sum(summary.quarantined.values()),
         "retried_from_quarantine": dict(summary.retried),
+        "streamed_passes": streamed.passes if streamed is not None else 0,
     })
+
+
+def _streams(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run also routes and renders the days (then they follow extraction as it goes)."""
+    selection = context.run.asset_selection
+    return selection is None or STREAMED <= selection

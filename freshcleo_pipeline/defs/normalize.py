@@ -25,6 +25,7 @@ from freshcleo_pipeline.defs.resources import PipelineResource
 from freshcleo_pipeline.ledger import partition_figures
 from freshcleo_pipeline.ledger.partition_figures import Decision
 from freshcleo_pipeline.sync.route import route
+from freshcleo_pipeline.sync.stream import carried
 
 
 @dg.asset(
@@ -48,7 +49,7 @@ def normalized_documents(context: dg.AssetExecutionContext, pipeline: PipelineRe
     return partition_metadata(context, figures, {
         **run_scope(days),
         "documents": sum(summary.statuses.values()),
-        "set_aside": sum(summary.quarantined.values()),
+        "set_aside": sum(summary.quarantined.values()) + sum(carried(context.run.run_id).quarantined.values()),
     })
 
 

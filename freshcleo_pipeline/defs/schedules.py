@@ -1,7 +1,8 @@
 """Schedules (and cadence sensors): polling is the authoritative sync (webhooks only make it sooner).
 
 - ``poll_today_schedule`` runs today's partition every ``FRESHCLEO_POLL_INTERVAL_MINUTES`` (default 15);
-- ``finalize_yesterday_schedule`` runs yesterday's partition once at 02:15 UTC, catching late changes;
+- ``finalize_yesterday_schedule`` runs yesterday's partition once at 02:15 UTC with the full scan (tag
+  ``freshcleo/scan: full``), catching late changes and what the incremental polls cannot see;
 - ``inbound_poll_schedule`` pulls acknowledgments and partner files every
   ``FRESHCLEO_INBOUND_POLL_INTERVAL_MINUTES`` (default 10).
 
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from freshcleo_pipeline.defs.common import SCAN_TAG
 from freshcleo_pipeline.defs.jobs import inbound_job, sync_job
 from freshcleo_pipeline.settings import get_settings
 
@@ -129,11 +131,13 @@ poll_today = cadence("poll_today", sync_job, _settings.poll_interval_minutes, po
 
 
 @dg.schedule(job=sync_job, cron_schedule="15 2 * * *", execution_timezone="UTC",
-             description="Final pass over yesterday's partition, after the day has closed.")
+             description="Final pass over yesterday's partition, after the day has closed: the full scan of "
+             "FreshBooks (every bill and bill payment, all reference data), which the polls leave to it.")
 def finalize_yesterday_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     moment = context.scheduled_execution_time.astimezone(dt.UTC)
     day = (moment - dt.timedelta(days=1)).date().isoformat()
-    return dg.RunRequest(partition_key=day, run_key=f"finalize:{day}", tags={TRIGGER_TAG: "nightly_finalize"})
+    return dg.RunRequest(partition_key=day, run_key=f"finalize:{day}",
+                         tags={TRIGGER_TAG: "nightly_finalize", SCAN_TAG: "full"})
 
 
 inbound_poll = cadence("inbound_poll", inbound_job, _settings.inbound_poll_interval_minutes, inbound_poll_request,

@@ -11,6 +11,12 @@ one run per partition, with ``run_key = inbox:<day>:<max id of that day>``. It n
 handle yet: at a row whose partition does not exist yet, at a row received too recently to be sure every
 earlier id has committed, or when the tick's run cap is reached, it stops and holds the cursor there.
 Rows dated before the first partition are consumed, recorded as taken by no run, and logged.
+
+Its runs go ahead of the other runs of ``sync_job`` (``dagster/priority``): the queued run coordinator dequeues
+them first, and their steps take the next free slot of ``freshbooks_api`` and ``cleo_api`` before the steps of a
+backfill, a poll or the nightly run waiting for it. The pools themselves stay one step per API, shared by every
+purpose (see ``dagster.yaml``), so a webhook's run still waits for the one step that holds a slot, never for the
+runs queued behind it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ MAX_RUNS_PER_TICK = 10
 # On PostgreSQL ids come from a sequence, so a row can commit after a higher id did; rows younger than this
 # wait a tick so a slow earlier insert is not jumped over by the cursor.
 SETTLE = dt.timedelta(seconds=2)
+# Above the 0 of polls, backfills and the nightly run, which are not waited for by anyone.
+WEBHOOK_PRIORITY = 10
+PRIORITY_TAG = "dagster/priority"
 
 
 @dataclass
@@ -84,6 +93,9 @@ def _cursor_id(cursor: str | None) -> int | None:
     return int(value)
 
 
+# The daemon's sensor loop comes round every 5 s whatever the interval, so 5 s adds only the evaluation: the
+# ledger's schema-revision check on opening, one indexed read of the rows after the cursor (nothing is written
+# when there are none) and Dagster's tick record.
 @dg.sensor(
     job_name=JOB_NAME,
     minimum_interval_seconds=get_settings().inbox_sensor_interval_seconds,
@@ -103,15 +115,17 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext,
                                first_day=daily_partitions.get_first_partition_key() or "",
                                settled_before=now - SETTLE)
         requests = [
-            dg.RunRequest(partition_key=day, run_key=plan.run_key(day), tags={TRIGGER_TAG: "webhook_inbox"})
+            dg.RunRequest(partition_key=day, run_key=plan.run_key(day),
+                          tags={TRIGGER_TAG: "webhook_inbox", PRIORITY_TAG: str(WEBHOOK_PRIORITY)})
             for day in sorted(plan.runs)
         ]
         # Recorded before Dagster stores the cursor; if the tick is lost the next one re-takes the same rows
         # with the same run keys and overwrites this record.
-        with led.begin() as conn:
-            for day, ids in plan.runs.items():
-                inbox.mark_handled(conn, ids, run_ref=plan.run_key(day), partition=day, at=now)
-            inbox.mark_handled(conn, plan.dropped, run_ref=None, partition=None, at=now)
+        if plan.runs or plan.dropped:
+            with led.begin() as conn:
+                for day, ids in plan.runs.items():
+                    inbox.mark_handled(conn, ids, run_ref=plan.run_key(day), partition=day, at=now)
+                inbox.mark_handled(conn, plan.dropped, run_ref=None, partition=None, at=now)
     finally:
         led.dispose()
 

@@ -26,9 +26,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from freshcleo_pipeline.documents import content_version
 from freshcleo_pipeline.errors import ApiError, DataError
@@ -177,6 +177,61 @@ class Listing:
         return self.records
 
 
+@dataclass
+class Page(Listing):
+    """One listing page as it arrived: its records and rejects, the identities on it, the reported total."""
+
+    seen: set[str] = field(default_factory=set)
+    total: int = 0
+    last: bool = False
+
+
+Order = Literal["updated", "id"]
+#: How far a record may come after a newer one and still count as in order. Eastern stamps inside the repeated
+#: November hour are read as its first occurrence, so a correctly sorted list can step back up to an hour.
+_ORDER_SLACK: dict[str, float] = {"updated": 3600.0, "id": 0.0}
+
+
+def _gather(kind: str, pages: Iterable[Listing]) -> Listing:
+    listing = Listing()
+    for page in pages:
+        listing += page
+    listing.records = _dedupe(listing.records, fields_of(kind))
+    return listing
+
+
+def _in_window(kind: str, res: KindFields, page: Listing, start: dt.datetime, end: dt.datetime) -> Listing:
+    """The page's records whose update stamp falls in [start, end); an unreadable or empty stamp is a reject."""
+    out = Listing(rejects=[r for r in page.rejects if r.moment is None or start <= r.moment < end])
+    for record in page.records:
+        try:
+            moment = updated_at(kind, record)
+        except DataError as exc:
+            out.rejects.append(Reject.bad_field(kind, record, exc))
+            continue
+        if moment is None:
+            out.rejects.append(Reject.of(kind, record, "bad_field", res.updated[0], None,
+                                         "the time FreshBooks last changed it (the field is empty)"))
+        elif start <= moment < end:
+            out.records.append(record)
+    return out
+
+
+def _before(kind: str, record: Mapping[str, Any], earliest: float) -> bool:
+    key = _order_key(kind, "updated", record)
+    return key is not None and key < earliest
+
+
+def _order_key(kind: str, by: Order, record: Mapping[str, Any]) -> float | None:
+    try:
+        if by == "id":
+            return float(int(str(source_id(kind, record))))
+        moment = updated_at(kind, record)
+    except (DataError, ValueError):
+        return None
+    return None if moment is None else moment.timestamp()
+
+
 # ---- authentication ----
 
 class VaultAuthenticator:
@@ -270,6 +325,7 @@ class FreshBooksClient:
         self.authenticator = authenticator
         self.account_id = account_id
         self.max_field_bytes = max_field_bytes
+        self._ids_filter_ignored: set[str] = set()
 
     def __repr__(self) -> str:
         return f"FreshBooksClient(account_id={self.account_id!r}, base_url={self.http.base_url!r})"
@@ -320,14 +376,10 @@ class FreshBooksClient:
     def _list_path(self, res: KindFields) -> str:
         return f"/accounting/account/{self.account_id}/{res.path}"
 
-    def _pass(self, res: KindFields, params: Sequence[tuple[str, str]]) -> tuple[Listing, int, set[str]]:
-        """One pass over pages 1..``pages`` at ``per_page=100``: screened records, the last reported total, and
-        the distinct identities seen (ids; a digest for elements without one)."""
+    def _pages(self, res: KindFields, params: Sequence[tuple[str, str]]) -> Iterator[Page]:
+        """Pages 1..``pages`` at ``per_page=100``, each screened as it arrives."""
         path = self._list_path(res)
         base = [("per_page", str(PER_PAGE)), *(("include[]", inc) for inc in res.includes), *params]
-        listing = Listing()
-        seen: set[str] = set()
-        total = 0
         page = 1
         while True:
             body, size = self._get_sized(path, [("page", str(page)), *base])
@@ -337,51 +389,113 @@ class FreshBooksClient:
             # cap can hold a field over it: the usual page skips the walk through every field.
             cap = self.max_field_bytes if size > self.max_field_bytes else None
             # Screened page by page, so an over-cap value is dropped before the next page is read.
+            out = Page(total=total, last=not elements or page >= pages)
             for element in elements:
                 screened = screen(res.kind, element, cap)
                 if isinstance(screened, Reject):
-                    listing.rejects.append(screened)
-                    seen.add(screened.source_id or "#" + screened.digest)
+                    out.rejects.append(screened)
+                    out.seen.add(screened.source_id or "#" + screened.digest)
                 else:
-                    listing.records.append(screened)
-                    seen.add(str(source_id(res.kind, screened)))
-            count = len(elements)
+                    out.records.append(screened)
+                    out.seen.add(str(source_id(res.kind, screened)))
             del elements
-            if not count or page >= pages:
-                return listing, total, seen
+            yield out
+            if out.last:
+                return
             page += 1
 
     # ---- listing ----
 
-    def scan(self, kind: str, *, deleted: bool = False, search: Mapping[str, str] | None = None) -> Listing:
-        """Every record of ``kind`` (active and archived, or only deleted ones), checked against ``total``;
-        records that are not usable objects come back as rejects, never as an error of the whole listing.
+    def scan_pages(self, kind: str, *, deleted: bool = False,
+                   search: Mapping[str, str] | None = None) -> Iterator[Listing]:
+        """Every record of ``kind`` (active and archived, or only deleted ones), a page at a time as it arrives,
+        checked against ``total`` at the end; records that are not usable objects come back as rejects, never as
+        an error of the whole listing.
 
-        A list that changes during the scan can shift records across page boundaries, so a pass whose count
-        of distinct ids disagrees with ``total`` is repeated once before giving up.
+        A list that changes during the scan can shift records across page boundaries, so a pass whose count of
+        distinct ids disagrees with ``total`` is read once more (a caller sees its pages again: what it stores
+        must be idempotent) before giving up.
         """
         res = fields_of(kind)
         params = [*(VIS_DELETED if deleted else VIS_ACTIVE_AND_ARCHIVED),
                   *((f"search[{name}]", value) for name, value in (search or {}).items())]
+        seen: set[str] = set()
+        total = 0
         for attempt in (1, 2):
-            listing, total, seen = self._pass(res, params)
+            seen, total = set(), 0
+            for page in self._pages(res, params):
+                seen |= page.seen
+                total = page.total
+                yield page
             if len(seen) == total:
-                listing.records = _dedupe(listing.records, res)
-                return listing
+                return
             log.warning("freshbooks %s list of account %s: %d distinct records, total says %d (pass %d)",
                         kind, self.account_id, len(seen), total, attempt)
         raise ListingIncompleteError(SERVICE, "GET", self._list_path(res), 200,
                                      f"received {len(seen)} distinct {kind} twice, but total says {total}")
 
-    def scan_updated(self, kind: str, start: dt.datetime, end: dt.datetime, *,
-                     include_deleted: bool = True) -> Listing:
-        """Records of ``kind`` whose last change falls in the UTC window [start, end), deleted ones included.
+    def scan(self, kind: str, *, deleted: bool = False, search: Mapping[str, str] | None = None) -> Listing:
+        """:meth:`scan_pages` gathered: the whole list at once, each record once."""
+        return _gather(kind, self.scan_pages(kind, deleted=deleted, search=search))
+
+    def newest_pages(self, kind: str, *, by: Order, until: Callable[[dict[str, Any]], bool], deleted: bool = False,
+                     search: Mapping[str, str] | None = None) -> Iterator[Listing]:
+        """Records newest first (``sort=<field>_desc`` on the update stamp or the id), a page at a time, up to the
+        page on which ``until`` first holds for a record.
+
+        Which fields FreshBooks sorts by is unconfirmed (reference §8), so the order is checked as the pages
+        arrive: the early stop is taken only while every record so far came in order. A page out of order (a
+        server that ignored ``sort``) makes this a full read of the same selection, checked against ``total``
+        like :meth:`scan_pages`; what comes back is right either way, only the number of requests depends on the
+        server.
+        """
+        res = fields_of(kind)
+        sort_field = res.updated_field if by == "updated" else "id"
+        if sort_field is None:
+            raise ValueError(f"{kind} have no update stamp to sort by")
+        params = [*(VIS_DELETED if deleted else VIS_ACTIVE_AND_ARCHIVED),
+                  *((f"search[{name}]", value) for name, value in (search or {}).items()),
+                  ("sort", f"{sort_field}_desc")]
+        seen: set[str] = set()
+        ordered, reached = True, False
+        previous: float | None = None
+        for page in self._pages(res, params):
+            seen |= page.seen
+            for record in page.records:
+                key = _order_key(kind, by, record)
+                if key is None:
+                    continue  # no readable stamp or id: it cannot tell the order either way
+                if previous is not None and key > previous + _ORDER_SLACK[by]:
+                    if ordered:
+                        log.info("freshbooks %s of account %s not served in %s order: reading the whole list",
+                                 kind, self.account_id, sort_field)
+                    ordered = False
+                previous = key if previous is None else min(previous, key)
+                reached = reached or until(record)
+            yield page
+            if ordered and reached:
+                return
+            if page.last and len(seen) != page.total:
+                yield from self.scan_pages(kind, deleted=deleted, search=search)
+
+    def scan_newest(self, kind: str, *, by: Order, until: Callable[[dict[str, Any]], bool], deleted: bool = False,
+                    search: Mapping[str, str] | None = None) -> Listing:
+        """:meth:`newest_pages` gathered."""
+        return _gather(kind, self.newest_pages(kind, by=by, until=until, deleted=deleted, search=search))
+
+    def updated_pages(self, kind: str, start: dt.datetime, end: dt.datetime, *, include_deleted: bool = True,
+                      newest_first: bool = False) -> Iterator[Listing]:
+        """Records of ``kind`` whose last change falls in the UTC window [start, end), deleted ones included, a
+        page at a time (a record may come twice when the list moved while it was read).
 
         Kinds the server filters use the day-granular Eastern ``updated`` filters, over-fetching a day each
         side, then filter exactly; the others are scanned and filtered on their own field (``fields.FIELDS``).
         Kinds without a timestamp (bill payments) are returned whole. A record whose timestamp cannot be read
         cannot be placed in a window: it is returned as a reject (with no ``moment``), as are rejects whose
         timestamp still places them in the window or cannot tell.
+
+        ``newest_first`` reads with :meth:`newest_pages` and stops at the first page reaching back before
+        ``start``, so a poll of today costs today's pages, not the kind's history (kinds with an update stamp).
         """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("window bounds must be timezone-aware UTC datetimes")
@@ -392,26 +506,22 @@ class FreshBooksClient:
         if res.server_filter:
             first, last = eastern_day_filter(start, end)
             search = {"updated_min": first.isoformat(), "updated_max": last.isoformat()}
-        listing = self.scan(kind, search=search)
-        if include_deleted:
-            listing += self.scan(kind, deleted=True, search=search)
-        if not res.updated:
-            listing.records = _dedupe(listing.records, res)
-            return listing
-        out = Listing(rejects=[r for r in listing.rejects if r.moment is None or start <= r.moment < end])
-        for record in listing.records:
-            try:
-                moment = updated_at(kind, record)
-            except DataError as exc:
-                out.rejects.append(Reject.bad_field(kind, record, exc))
-                continue
-            if moment is None:
-                out.rejects.append(Reject.of(kind, record, "bad_field", res.updated[0], None,
-                                             "the time FreshBooks last changed it (the field is empty)"))
-            elif start <= moment < end:
-                out.records.append(record)
-        out.records = _dedupe(out.records, res)
-        return out
+        earliest = start.timestamp() - _ORDER_SLACK["updated"]
+
+        def reached(record: dict[str, Any]) -> bool:
+            return _before(kind, record, earliest)
+
+        for deleted in (False, True) if include_deleted else (False,):
+            pages = (self.newest_pages(kind, by="updated", deleted=deleted, search=search, until=reached)
+                     if newest_first and res.updated else self.scan_pages(kind, deleted=deleted, search=search))
+            for page in pages:
+                yield _in_window(kind, res, page, start, end) if res.updated else page
+
+    def scan_updated(self, kind: str, start: dt.datetime, end: dt.datetime, *,
+                     include_deleted: bool = True, newest_first: bool = False) -> Listing:
+        """:meth:`updated_pages` gathered: the window's records at once, each once."""
+        return _gather(kind, self.updated_pages(kind, start, end, include_deleted=include_deleted,
+                                                newest_first=newest_first))
 
     def list_all(self, kind: str, *, deleted: bool = False,
                  search: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
@@ -422,6 +532,63 @@ class FreshBooksClient:
                      include_deleted: bool = True) -> list[dict[str, Any]]:
         """:meth:`scan_updated`, for callers that cannot set records aside: the first reject raises."""
         return self.scan_updated(kind, start, end, include_deleted=include_deleted).strict()
+
+    def scan_since(self, kind: str, since: dt.datetime) -> Listing:
+        """Active and archived records changed since ``since``, newest first (more may come back, never fewer):
+        a poll's refresh of reference data, which costs the pages changed, not the whole list."""
+        res = fields_of(kind)
+        search = ({"updated_min": eastern_day_filter(since, since + dt.timedelta(days=1))[0].isoformat()}
+                  if res.server_filter else {})
+        earliest = since.timestamp() - _ORDER_SLACK["updated"]
+        return self.scan_newest(kind, by="updated", search=search, until=lambda r: _before(kind, r, earliest))
+
+    def new_id_pages(self, kind: str, above: int, *, deleted: bool = False) -> Iterator[Listing]:
+        """Records whose id is above ``above``, highest first, a page at a time (more may come back, never
+        fewer): what was created since the record of that id, for kinds without an update stamp. That ids grow
+        is assumed, not documented; an edit of an older record is not found this way (the nightly full scan
+        finds it)."""
+        def reached(record: dict[str, Any]) -> bool:
+            key = _order_key(kind, "id", record)
+            return key is not None and key <= above
+
+        return self.newest_pages(kind, by="id", deleted=deleted, until=reached)
+
+    def get_many(self, kind: str, idents: Iterable[str]) -> Listing:
+        """Records by id, a hundred per request through the kind's id filter, the rest (deleted ones, kinds
+        without the filter, a server that ignores it) one GET each. An id FreshBooks does not know is left out:
+        the caller names what it still lacks."""
+        res = fields_of(kind)
+        wanted = sorted({str(i) for i in idents})
+        listing = Listing()
+        singles: list[str] = []
+        for offset in range(0, len(wanted), PER_PAGE):
+            batch = wanted[offset:offset + PER_PAGE]
+            if res.ids_filter is None or kind in self._ids_filter_ignored:
+                singles += batch
+                continue
+            page = next(self._pages(res, [(f"search[{res.ids_filter}][]", ident) for ident in batch]))
+            if not page.seen <= set(batch):
+                # Records not asked for came back: this server does not filter by id. Nothing of the page is
+                # trusted to be complete, and later batches go one by one.
+                log.info("freshbooks %s of account %s: search[%s][] not honoured; fetching by id", kind,
+                         self.account_id, res.ids_filter)
+                self._ids_filter_ignored.add(kind)
+                singles += batch
+                continue
+            listing += page
+            singles += [ident for ident in batch if ident not in page.seen]
+        for ident in singles:
+            try:
+                got = self.get_one(kind, ident)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                continue
+            if isinstance(got, Reject):
+                listing.rejects.append(got)
+            else:
+                listing.records.append(got)
+        return listing
 
     def get_one(self, kind: str, ident: str) -> dict[str, Any] | Reject:
         """One record by id (with the kind's includes), screened like a listed one. Read-only."""

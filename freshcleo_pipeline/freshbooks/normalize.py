@@ -172,6 +172,10 @@ class NormalizeContext:
     bills_by_id: Mapping[str, RawObject] = field(default_factory=dict)
     # Parsed lookups, so a client or item used by many documents is validated once per context.
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Parsed documents by the identity of their raw object (kept, so the id is not reused): routing and
+    # normalizing one document both read it, and validation is most of what either costs.
+    _documents: dict[tuple[type[BaseModel], int], tuple[RawObject, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -213,6 +217,18 @@ class NormalizeContext:
             self._parsed[slot] = None if raw is None else parse(model, raw, document_label(kind, raw))
         found: M | None = self._parsed[slot]
         return found
+
+    def document(self, model: type[M], kind: DocumentKind, raw: RawObject) -> M:
+        """``raw`` parsed as ``model``, once per context for the same raw object (the caller does not change a raw
+        object while its context is in use, as for the lookups); a failure is raised each time."""
+        slot = (model, id(raw))
+        hit = self._documents.get(slot)
+        if hit is not None and hit[0] is raw:
+            found: M = hit[1]
+            return found
+        parsed = parse(model, raw, document_label(kind, raw))
+        self._documents[slot] = (raw, parsed)
+        return parsed
 
     def client(self, client_id: str | None) -> schemas.Client | None:
         return self._lookup(schemas.Client, "client", self.clients_by_id, client_id)
@@ -387,7 +403,7 @@ def normalize_invoice(raw: RawObject, ctx: NormalizeContext) -> Normalized[Invoi
     label = document_label(DocumentKind.INVOICE, raw)
     if isinstance(raw, Mapping) and "lines" not in raw:
         raise DataError(label, "lines", None, "the invoice's lines (request invoices with include[]=lines)")
-    inv = parse(schemas.Invoice, raw, label)
+    inv = ctx.document(schemas.Invoice, DocumentKind.INVOICE, raw)
     if not inv.invoice_number.strip():
         raise DataError(label, "invoice_number", inv.invoice_number, "a non-empty invoice number")
     warn = _Warnings()
@@ -503,7 +519,7 @@ def _bill_line_sku(description: str, ctx: NormalizeContext) -> str:
 def normalize_bill(raw: RawObject, ctx: NormalizeContext) -> Normalized[PurchaseOrder]:
     """A bill (with lines) → PurchaseOrder (for the 850 to the supplier)."""
     label = document_label(DocumentKind.BILL, raw)
-    bill = parse(schemas.Bill, raw, label)
+    bill = ctx.document(schemas.Bill, DocumentKind.BILL, raw)
     vendor = _bill_vendor(bill, ctx, label)
     warn = _Warnings()
 
@@ -570,7 +586,7 @@ def _payment_invoice(payment: schemas.Payment, ctx: NormalizeContext, label: str
 def normalize_payment(raw: RawObject, ctx: NormalizeContext) -> Normalized[Remittance]:
     """A customer's invoice payment → Remittance (820): the customer pays us."""
     label = document_label(DocumentKind.PAYMENT, raw)
-    payment = parse(schemas.Payment, raw, label)
+    payment = ctx.document(schemas.Payment, DocumentKind.PAYMENT, raw)
     warn = _Warnings()
     invoice = _payment_invoice(payment, ctx, label)
     client_id = payment.clientid or (invoice.customerid if invoice else None)
@@ -627,7 +643,7 @@ def normalize_bill_payment(raw: RawObject, ctx: NormalizeContext, *, observed_at
     if observed_at.tzinfo is None:
         raise ValueError("observed_at must be timezone-aware")
     label = document_label(DocumentKind.BILL_PAYMENT, raw)
-    payment = parse(schemas.BillPayment, raw, label)
+    payment = ctx.document(schemas.BillPayment, DocumentKind.BILL_PAYMENT, raw)
     bill = _bill_payment_bill(payment, ctx, label)
     vendor = _bill_vendor(bill, ctx, document_label(DocumentKind.BILL, {"id": bill.id}))
     warn = _Warnings()
@@ -719,18 +735,18 @@ def partner_keys(kind: DocumentKind | str, raw: RawObject, ctx: NormalizeContext
     kind = DocumentKind(kind)
     label = document_label(kind, raw)
     if kind is DocumentKind.INVOICE:
-        inv = parse(schemas.Invoice, raw, label)
+        inv = ctx.document(schemas.Invoice, kind, raw)
         return _client_keys(inv.customerid, ctx, inv.current_organization or inv.organization)
     if kind is DocumentKind.PAYMENT:
-        payment = parse(schemas.Payment, raw, label)
+        payment = ctx.document(schemas.Payment, kind, raw)
         invoice = ctx.invoice(payment.invoiceid)
         client_id = payment.clientid or (invoice.customerid if invoice else None)
         fallback = (invoice.current_organization or invoice.organization) if invoice else ""
         return _client_keys(client_id, ctx, fallback)
     if kind is DocumentKind.BILL:
-        bill = parse(schemas.Bill, raw, label)
+        bill = ctx.document(schemas.Bill, kind, raw)
     else:
-        bill = _bill_payment_bill(parse(schemas.BillPayment, raw, label), ctx, label)
+        bill = _bill_payment_bill(ctx.document(schemas.BillPayment, kind, raw), ctx, label)
     vendor = bill.vendor or ctx.vendor(bill.vendorid)
     if vendor is None:
         return bill.vendorid or "", "", ""

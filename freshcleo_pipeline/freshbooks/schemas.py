@@ -37,6 +37,24 @@ _QUANTUM = Decimal(1).scaleb(-_PLACES)
 
 
 def _to_decimal(value: object) -> Decimal:
+    if type(value) is str:
+        # The usual case, a plain decimal string, without reading the digits back (this runs for every amount
+        # of every line): no exponent, at most _PLACES decimals means nothing below to adjust.
+        text = value.strip()
+        if "e" not in text and "E" not in text and "_" not in text:
+            try:
+                result = Decimal(text)
+            except InvalidOperation:
+                raise _fail("a decimal string") from None
+            if not result.is_finite():
+                raise _fail("a finite decimal string")
+            dot = text.find(".")
+            if dot < 0 or len(text) - dot - 1 <= _PLACES:
+                return result
+    return _to_decimal_checked(value)
+
+
+def _to_decimal_checked(value: object) -> Decimal:
     if isinstance(value, bool) or isinstance(value, float):
         # A float has already lost exactness; FreshBooks sends strings, so a float means a broken producer.
         raise _fail("a decimal string")
@@ -64,10 +82,6 @@ def _to_decimal(value: object) -> Decimal:
     return result
 
 
-def _decimal(value: object) -> Decimal:
-    return _to_decimal(value)
-
-
 def _optional_decimal(value: object) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -75,6 +89,8 @@ def _optional_decimal(value: object) -> Decimal | None:
 
 
 def _text(value: object) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -133,7 +149,7 @@ def _timestamp(kind: str) -> Any:
     return parse_one
 
 
-Dec = Annotated[Decimal, BeforeValidator(_decimal)]
+Dec = Annotated[Decimal, BeforeValidator(_to_decimal)]
 OptDec = Annotated[Decimal | None, BeforeValidator(_optional_decimal)]
 Text = Annotated[str, BeforeValidator(_text)]
 Id = Annotated[str, BeforeValidator(_id)]

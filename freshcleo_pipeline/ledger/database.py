@@ -7,7 +7,7 @@ business operation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from freshcleo_pipeline.errors import ConfigError, LedgerError
+from freshcleo_pipeline.ledger.schema import metadata
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,28 @@ class Ledger:
                 f"the ledger database {self.describe()} is at schema revision {current}, which this version "
                 "of freshcleo does not know (it was written by a newer version); refusing to touch it"
             )
+
+    def refresh_statistics(self, tables: Sequence[str]) -> list[str]:
+        """On PostgreSQL, ANALYZE those of ``tables`` that changed by more than a tenth (and 50 rows) since they
+        were last analyzed; returns the tables analyzed. A backfill loads thousands of rows and reads them back
+        within seconds, before autovacuum (if it runs at all) has looked: a table never analyzed plans a search
+        by 500 ids as a scan of the whole table. The threshold keeps this a few ANALYZEs per run, fewer as the
+        book grows. SQLite plans from the indexes alone."""
+        unknown = set(tables) - set(metadata.tables)
+        if unknown:
+            raise ValueError(f"not ledger tables: {sorted(unknown)}")
+        if not self.is_postgres:
+            return []
+        with self.begin() as conn:
+            counts = conn.execute(text(
+                "SELECT relname, n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname = ANY(:tables)"), {"tables": list(tables)}).all()
+        stale = sorted(name for name, live, changed in counts if changed > 50 + live // 10)
+        for name in stale:
+            # One short transaction each: ANALYZE of a table waits for another one of the same table.
+            with self.begin() as conn:
+                conn.execute(text(f'ANALYZE "{name}"'))
+        return stale
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -32,10 +32,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, loads, utcnow
-from freshcleo_pipeline.ledger.schema import acknowledgments_sent, interchanges, outbox
+from freshcleo_pipeline.ledger.schema import acknowledgments_sent, interchange_verdicts, interchanges, outbox
 
 ACK_WAITING = "waiting"
 ACK_CONFLICT = "conflict"  # two acknowledgments of the set disagree (both kept in ``acknowledgments``)
@@ -121,12 +121,16 @@ def last_sent_versions(conn: Connection, account_id: str, keys: Iterable[DocKey]
     """For each (partner, transaction set, kind, document), the version last sent or on its way, if any."""
     wanted = set(keys)
     ids = sorted({k[3] for k in wanted})
+    # The kinds lead the (kind, account, document) index: without them the rows were found through the state
+    # index, i.e. every row ever sent.
+    kinds = sorted({k[2] for k in wanted})
     out: dict[DocKey, str] = {}
     for start in range(0, len(ids), 500):
         rows = conn.execute(
             select(outbox.c.partner_id, outbox.c.transaction_set, outbox.c.kind, outbox.c.source_id,
                    outbox.c.version)
-            .where(outbox.c.account_id == account_id, outbox.c.source_id.in_(ids[start:start + 500]),
+            .where(outbox.c.kind.in_(kinds), outbox.c.account_id == account_id,
+                   outbox.c.source_id.in_(ids[start:start + 500]),
                    outbox.c.state.in_(("pending", "rendered", "delivered")))
             .order_by(outbox.c.id))
         for partner_id, transaction_set, kind, source_id, version in rows:
@@ -144,11 +148,13 @@ def sent_history(conn: Connection, account_id: str, keys: Iterable[DocKey]) -> d
     """
     wanted = set(keys)
     ids = sorted({k[3] for k in wanted})
+    kinds = sorted({k[2] for k in wanted})  # through the (kind, account, document) index, as above
     out: dict[DocKey, list[OutboxItem]] = {}
     for start in range(0, len(ids), 500):
         rows = conn.execute(
             select(outbox)
-            .where(outbox.c.account_id == account_id, outbox.c.source_id.in_(ids[start:start + 500]),
+            .where(outbox.c.kind.in_(kinds), outbox.c.account_id == account_id,
+                   outbox.c.source_id.in_(ids[start:start + 500]),
                    outbox.c.state.in_(("pending", "rendered", "delivered")))
             .order_by(outbox.c.id)).mappings()
         for row in rows:
@@ -184,15 +190,25 @@ def create_interchange(
             updated_at=now, run_id=run_id,
         ).returning(interchanges.c.id)
     ).scalar_one()
-    for outbox_id, st02 in members:
-        moved = conn.execute(
-            update(outbox).where(outbox.c.id == outbox_id, outbox.c.state == "pending").values(
-                state="rendered", interchange_id=interchange_id, isa13=isa13, gs06=gs06, st02=st02,
-                file_name=file_name, updated_at=now, run_id=run_id)
-        ).rowcount
-        if moved != 1:
-            # Another run rendered this row meanwhile; abort the whole transaction rather than send it twice.
-            raise RuntimeError(f"outbox row {outbox_id} is no longer pending; interchange {file_name} rolled back")
+    ids = [outbox_id for outbox_id, _ in members]
+    # One statement for the file's rows, not a round trip per set (a file carries up to 500 of them).
+    moved = conn.execute(
+        update(outbox).where(outbox.c.id.in_(ids), outbox.c.state == "pending").values(
+            state="rendered", interchange_id=interchange_id, isa13=isa13, gs06=gs06,
+            st02=case(dict(members), value=outbox.c.id), file_name=file_name, updated_at=now, run_id=run_id)
+    ).rowcount
+    if moved != len(ids):
+        # Another run rendered a row meanwhile; abort the whole transaction rather than send it twice.
+        ours = set(conn.execute(select(outbox.c.id).where(outbox.c.id.in_(ids),
+                                                          outbox.c.interchange_id == interchange_id)).scalars())
+        seen: set[int] = set()
+        taken = ids[0]
+        for outbox_id in ids:
+            if outbox_id not in ours or outbox_id in seen:
+                taken = outbox_id
+                break
+            seen.add(outbox_id)
+        raise RuntimeError(f"outbox row {taken} is no longer pending; interchange {file_name} rolled back")
     return int(interchange_id)
 
 
@@ -236,6 +252,50 @@ def interchanges_of_run(conn: Connection, run_id: str) -> list[RunInterchange]:
                                interchanges.c.state)
                         .where(interchanges.c.run_id == run_id)).all()
     return [RunInterchange(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the validator found in an interchange's content of digest ``sha256`` (``first_error`` None: valid),
+    and the total each of its sets states (ST02 → decimal text)."""
+
+    sha256: str
+    charset: str
+    error_count: int
+    first_error: str | None
+    set_amounts: dict[str, str]
+
+
+def record_verdict(conn: Connection, interchange_id: int, verdict: Verdict) -> None:
+    conn.execute(insert(interchange_verdicts).values(
+        interchange_id=interchange_id, sha256=verdict.sha256, charset=verdict.charset,
+        error_count=verdict.error_count, first_error=verdict.first_error, set_amounts=dumps(verdict.set_amounts),
+        created_at=utcnow()))
+
+
+def _verdict(row: Any) -> Verdict:
+    return Verdict(sha256=row.sha256, charset=row.charset, error_count=row.error_count, first_error=row.first_error,
+                   set_amounts=loads(row.set_amounts) or {})
+
+
+def verdicts_of_run(conn: Connection, run_id: str) -> dict[str, Verdict]:
+    """File name → the stored verdict, for the interchanges a run stored that have one."""
+    rows = conn.execute(
+        select(interchanges.c.file_name, interchange_verdicts)
+        .join(interchange_verdicts, interchange_verdicts.c.interchange_id == interchanges.c.id)
+        .where(interchanges.c.run_id == run_id)).all()
+    return {row.file_name: _verdict(row) for row in rows}
+
+
+def verdicts(conn: Connection, interchange_ids: Sequence[int]) -> dict[int, Verdict]:
+    """Interchange id → the stored verdict, for those of the ids that have one."""
+    out: dict[int, Verdict] = {}
+    ids = list(interchange_ids)
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(select(interchange_verdicts)
+                            .where(interchange_verdicts.c.interchange_id.in_(ids[start:start + 500]))).all()
+        out.update((int(row.interchange_id), _verdict(row)) for row in rows)
+    return out
 
 
 #: Interchanges the delivery stage takes: never sent, refused before they were stored, or an upload whose

@@ -33,7 +33,7 @@ class ReconciliationRows:
     deliveries: list[OutboxItem]  # every outbox row of those versions
     files: dict[int, Interchange]  # the interchanges those rows were rendered into, by id
     set_duplicates: list[tuple[str, str, int, str, int]]  # partner, set, GS06, ST02, uses (among ``files``)
-    isa_duplicates: list[tuple[str, str, int, int]]  # partner, usage, ISA13, uses (whole ledger)
+    isa_duplicates: list[tuple[str, str, int, int]]  # partner, usage, ISA13, uses (ISA13s of ``files``)
 
 
 def rows_to_reconcile(conn: Connection, days: Sequence[dt.date], account_id: str) -> ReconciliationRows:
@@ -51,10 +51,17 @@ def rows_to_reconcile(conn: Connection, days: Sequence[dt.date], account_id: str
         .where(outbox.c.gs06.is_not(None), outbox.c.interchange_id.in_(list(files) or [-1]))
         .group_by(outbox.c.partner_id, outbox.c.transaction_set, outbox.c.gs06, outbox.c.st02)
         .having(func.count() > 1)).all()
-    isa_duplicates = conn.execute(
+    # The ISA13s of these files only, looked up through the (partner, usage, ISA13) index: a file of other
+    # partitions is checked by the runs of its own.
+    isa13s: dict[tuple[str, str], set[int]] = {}
+    for file in files.values():
+        isa13s.setdefault((file.partner_id, file.usage), set()).add(file.isa13)
+    isa_duplicates = [row for (partner_id, usage), numbers in sorted(isa13s.items()) for row in conn.execute(
         select(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13, func.count())
+        .where(interchanges.c.partner_id == partner_id, interchanges.c.usage == usage,
+               interchanges.c.isa13.in_(sorted(numbers)))
         .group_by(interchanges.c.partner_id, interchanges.c.usage, interchanges.c.isa13)
-        .having(func.count() > 1)).all()
+        .having(func.count() > 1))]
     return ReconciliationRows(
         documents=[RoutedDocument(id=d["id"], kind=d["kind"], source_id=d["source_id"], reference=d["reference"],
                                   partner_id=d["partner_id"], total=d["total"]) for d in docs],

@@ -81,6 +81,7 @@ source_snapshots = Table(
     Column("run_id", String(64), nullable=True),
     UniqueConstraint("kind", "account_id", "source_id", "version"),
     Index(None, "partition_date", "kind"),
+    Index(None, "run_id"),  # what a run stored, for its partitions' figures
 )
 
 # Normalized business documents, with the routing decision and the reason when not routed.
@@ -186,6 +187,8 @@ outbox = Table(
     Index(None, "state"),
     Index(None, "partition_date"),
     Index(None, "interchange_id"),  # the documents a file carries (lineage, trace)
+    Index(None, "document_id"),  # the deliveries of a run's documents (reconciliation)
+    Index(None, "run_id"),  # what a run rendered, for its partitions' figures
 )
 
 # Last allocated control number per scope (ISA13 per sender/receiver/usage, GS06 per functional id).
@@ -460,4 +463,19 @@ freshbooks_writes = Table(
     Column("run_id", String(64), nullable=True),
     Index(None, "kind", "freshbooks_id"),
     Index(None, "partner_id", "kind", "reference"),
+)
+
+# What our X12 validator found in an interchange when it was rendered, for the content of that digest, so the
+# blocking check and the reconciliation read the verdict instead of validating and tokenizing the file again.
+# A verdict whose digest or charset differs from the file checked counts for nothing: the file is validated anew.
+interchange_verdicts = Table(
+    "interchange_verdicts",
+    metadata,
+    Column("interchange_id", Id, ForeignKey("interchanges.id"), primary_key=True),
+    Column("sha256", String(64), nullable=False),  # of the content validated (UTF-8)
+    Column("charset", String(20), nullable=False),  # the partner's charset it was validated against
+    Column("error_count", Integer(), nullable=False),
+    Column("first_error", Text(), nullable=True),  # None when valid
+    Column("set_amounts", Text(), nullable=False, default="{}"),  # JSON: ST02 → the set's stated total
+    Column("created_at", UtcDateTime(), nullable=False),
 )

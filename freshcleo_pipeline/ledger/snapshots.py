@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, select
 
 from freshcleo_pipeline.ledger.rows import dumps, insert_ignore, loads, utcnow
 from freshcleo_pipeline.ledger.schema import documents, source_snapshots
@@ -88,10 +88,12 @@ def known_versions(
     t = source_snapshots
     found: set[tuple[str, str]] = set()
     for start in range(0, len(keys), 300):
-        chunk = list(keys[start:start + 300])
+        wanted = {(str(sid), ver) for sid, ver in keys[start:start + 300]}
+        # By id, then the versions picked here: a (source_id, version) IN list searched the index by kind and
+        # account only, i.e. read every version of the kind in the book.
         query = select(t.c.source_id, t.c.version).where(
-            t.c.kind == kind, t.c.account_id == account_id, tuple_(t.c.source_id, t.c.version).in_(chunk))
-        found.update((sid, ver) for sid, ver in conn.execute(query))
+            t.c.kind == kind, t.c.account_id == account_id, t.c.source_id.in_(sorted({sid for sid, _ in wanted})))
+        found.update(pair for pair in conn.execute(query).tuples() if pair in wanted)
     return found
 
 
@@ -133,10 +135,10 @@ def document_ids(
     t = documents
     out: dict[tuple[str, str], int] = {}
     for start in range(0, len(keys), 300):
-        chunk = list(keys[start:start + 300])
-        query = select(t.c.source_id, t.c.version, t.c.id).where(
-            t.c.kind == kind, t.c.account_id == account_id, tuple_(t.c.source_id, t.c.version).in_(chunk))
-        out.update({(sid, ver): did for sid, ver, did in conn.execute(query)})
+        wanted = {(str(sid), ver) for sid, ver in keys[start:start + 300]}
+        query = select(t.c.source_id, t.c.version, t.c.id).where(  # by id, as ``known_versions`` does
+            t.c.kind == kind, t.c.account_id == account_id, t.c.source_id.in_(sorted({sid for sid, _ in wanted})))
+        out.update({(sid, ver): did for sid, ver, did in conn.execute(query) if (sid, ver) in wanted})
     return out
 
 

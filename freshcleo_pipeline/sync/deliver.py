@@ -59,6 +59,9 @@ class DeliverSummary:
 
 def deliver(ctx: SyncContext) -> DeliverSummary:
     summary = DeliverSummary()
+    # Planning and rendering just stored this run's outbox rows and files, which the deliveries, the partitions'
+    # figures and the reconciliation read back (see ``Ledger.refresh_statistics``).
+    ctx.ledger.refresh_statistics(("outbox", "interchanges"))
     with ctx.ledger.begin() as conn:
         queue = outbox.undelivered(conn)
     if not queue:

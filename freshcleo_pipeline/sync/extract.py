@@ -1,14 +1,24 @@
 """Stage 1: read FreshBooks documents changed in the partition window and store their raw versions.
 
-Invoices and payments come from the day-filtered listings (filtered exactly on the UTC ``updated``), bills
-from a full scan filtered on ``updated_at``. Bill payments carry no timestamp at all, so they are partitioned
-by when we first saw the version: each run lists those paid within the look-back window
-(``FRESHCLEO_BILL_PAYMENT_LOOKBACK_DAYS``, default 120) and files every version the ledger does not hold yet
-under the day it was observed (UTC today), so today's poll sends an edit to a payment paid days ago. A version
-already held keeps its partition (re-runs change nothing). A run whose window does not include today (a
-backfill of past days) files the versions it has not seen under their paid date, as history has no better day,
-so a backfill of last year sends last year's bill payments too. Reference data (clients, vendors,
-items) is stored as unpartitioned snapshots for normalization. Deleted documents are included so the
+A poll costs what the day changed. A run whose window holds today or yesterday (the polls, a webhook's run)
+reads **incrementally**: invoices, payments and bills newest first by their update stamp, stopping at the first
+page that reaches back before the window (invoices and payments also through their day filters); bill payments
+newest id first, stopping at the highest id the ledger holds; reference data (clients, vendors, items) changed
+since the day before the window. Payment parents the ledger lacks are fetched a hundred per request. The
+**full scan** belongs to the nightly finalize run (``full_scan=True``) and to runs of older days: every bill
+and bill payment, the day-filtered invoices and payments without the early stop, all reference data, each list
+checked against its ``total``. It finds what an incremental poll cannot: an edit of an older bill payment (no
+timestamp, same id), or anything a server that sorts differently would have hidden (the client checks the
+order it is served and reads the whole list when it is not sorted, so a poll is never wrong, only dearer).
+
+Invoices and payments are filtered exactly on the UTC ``updated``, bills on ``updated_at``. Bill payments carry
+no timestamp at all, so they are partitioned by when we first saw the version: a run lists those paid within
+the look-back window (``FRESHCLEO_BILL_PAYMENT_LOOKBACK_DAYS``, default 120) and files every version the ledger
+does not hold yet under the day it was observed (UTC today; the nightly finalize run, just after its day
+closed, under that day), so an edit to a payment paid days ago is sent. A version already held keeps its
+partition (re-runs change nothing). A run of older days (a backfill) files the versions it has not seen under
+their paid date, as history has no better day, so a backfill of last year sends last year's bill payments too.
+Reference data is stored as unpartitioned snapshots for normalization. Deleted documents are included so the
 partner's cancel policy can apply. Nothing is written back to FreshBooks.
 
 One record never stops the others: a record the listing could not hand over (not an object, an unreadable
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,12 +42,13 @@ from freshcleo_pipeline.errors import ApiError, AuthError, DataError
 from freshcleo_pipeline.freshbooks import fields
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient, Listing, Reject, item_key
 from freshcleo_pipeline.freshbooks.normalize import source_version, updated_at
-from freshcleo_pipeline.ledger import Connection, audit, quarantine, snapshots
+from freshcleo_pipeline.ledger import Connection, audit, extract_marks, quarantine, snapshots
 from freshcleo_pipeline.sync.context import SyncContext, window
 
 #: FreshBooks listing kind of each document kind.
 LISTING: dict[DocumentKind, str] = {kind: fields.fields_of(kind.value).kind for kind in DocumentKind}
 REFERENCE: dict[str, str] = {"client": "clients", "bill_vendor": "bill_vendors", "item": "items"}
+ONE_DAY = dt.timedelta(days=1)
 
 
 @dataclass
@@ -49,6 +61,7 @@ class ExtractSummary:
     retried: Counter[str] = field(default_factory=Counter)  # stored / quarantined / waiting → retried entries
     # Items set aside in this run: a record met twice (listed, then fetched as a payment's parent) counts once.
     set_aside: set[str] = field(default_factory=set)
+    scan: str = "full"  # "incremental" (newest first, stopping at the window) or "full"
 
 
 def source_id_of(kind: DocumentKind | str, raw: dict[str, Any]) -> str:
@@ -111,55 +124,80 @@ def reject_of(kind: str, raw: dict[str, Any], error: Exception, observed: dt.dat
     return Reject.unexpected(kind, raw, error, moment)
 
 
+def full_scan_due(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> bool:
+    """Whether a run of the window [start, end) reads in full when nobody says: only runs of today and
+    yesterday (the polls, a webhook's run) read incrementally; older days are backfills."""
+    return not start <= now < end + ONE_DAY
+
+
 def extract(
-    ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ...] = tuple(DocumentKind)
+    ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ...] = tuple(DocumentKind), *,
+    full_scan: bool | None = None, on_page: Callable[[], None] | None = None,
 ) -> ExtractSummary:
+    """Store the window's document versions (module docstring). ``on_page`` is called after each page is stored
+    with the parents its records name, so whatever it wakes sees every page whole (``sync.stream``)."""
     start, end = window(days)
-    summary = ExtractSummary()
+    now = ctx.now()
+    full = full_scan_due(start, end, now) if full_scan is None else full_scan
+    summary = ExtractSummary(scan="full" if full else "incremental")
     client = ctx.freshbooks()
     try:
         account_id = client.account_id
         _retry(ctx, client, summary)
-        _store_reference(ctx, client, summary)
+        _store_reference(ctx, client, summary, None if full else start - ONE_DAY)
         for kind in kinds:
-            listing = _fetch(client, kind, start, end)
-            summary.fetched[kind.value] = len(listing.records) + len(listing.rejects)
-            rows: list[dict[str, Any]] = []
-            rejects = [r for r in listing.rejects if _belongs(r, start, end)]
-            now = ctx.now()
-            observed = now if kind is DocumentKind.BILL_PAYMENT and start <= now < end else None
-            records = (listing.records if observed is None
-                       else _in_look_back(listing.records, observed, ctx.settings.bill_payment_lookback_days))
-            for raw in records:
-                try:
-                    row = document_row(kind, account_id, raw, observed)
-                except Exception as exc:  # noqa: BLE001  one record never stops the others
-                    reject = reject_of(kind.value, raw, exc, observed)
-                    if _belongs(reject, start, end):
-                        rejects.append(reject)
-                    continue
-                if not start <= _moment(row) < end:
-                    continue
-                rows.append(row)
-                if row["vis_state"] == 1:
-                    summary.deleted[kind.value] += 1
-            with ctx.ledger.begin() as conn:
-                known = snapshots.known_versions(conn, kind.value, account_id,
-                                                 [(r["source_id"], r["version"]) for r in rows])
-                fresh = [r for r in rows if (r["source_id"], r["version"]) not in known]
-                summary.new_versions[kind.value] = snapshots.save_snapshots(conn, fresh, ctx.run_id)
-                audit.record_many(conn, [{
-                    "kind": r["kind"], "account_id": account_id, "source_id": r["source_id"], "event": "extracted",
-                    "detail": {"version": r["version"], "partition": r["partition_date"].isoformat(),
-                               "vis_state": r["vis_state"]}, "run_id": ctx.run_id} for r in fresh])
-                _resolve(conn, rows)
-                _set_aside(ctx, conn, account_id, rejects, summary)
-            ctx.log.info("extracted %d %s (%d new versions, %d set aside) for %s..%s", len(rows), kind.value,
-                         summary.new_versions[kind.value], len(rejects), days[0], days[-1])
-            _store_referenced(ctx, client, kind, rows, summary)
+            # Each page is stored as it arrives, so a day's size never sits in memory at once.
+            observed = observation(start, end, ctx.now()) if kind is DocumentKind.BILL_PAYMENT else None
+            extracted = aside = 0
+            for page in _fetch(ctx, client, kind, start, end, full=full):
+                summary.fetched[kind.value] += len(page.records) + len(page.rejects)
+                rows, rejects = _rows(ctx, kind, account_id, page, observed, start, end)
+                _store_page(ctx, kind, account_id, rows, rejects, summary)
+                _store_referenced(ctx, client, kind, _parent_ids(kind, rows), summary)
+                extracted += len(rows)
+                aside += len(rejects)
+                if on_page is not None:
+                    on_page()
+            ctx.log.info("extracted %d %s (%d new versions, %d set aside) for %s..%s", extracted, kind.value,
+                         summary.new_versions[kind.value], aside, days[0], days[-1])
     finally:
         client.close()
     return summary
+
+
+def _rows(ctx: SyncContext, kind: DocumentKind, account_id: str, page: Listing, observed: dt.datetime | None,
+          start: dt.datetime, end: dt.datetime) -> tuple[list[dict[str, Any]], list[Reject]]:
+    """The page's snapshot rows of the window, each once, and the rejects that belong to it."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    rejects = [r for r in page.rejects if _belongs(r, start, end)]
+    records = (page.records if observed is None
+               else _in_look_back(page.records, observed, ctx.settings.bill_payment_lookback_days))
+    for raw in records:
+        try:
+            row = document_row(kind, account_id, raw, observed)
+        except Exception as exc:  # noqa: BLE001  one record never stops the others
+            reject = reject_of(kind.value, raw, exc, observed)
+            if _belongs(reject, start, end):
+                rejects.append(reject)
+            continue
+        if start <= _moment(row) < end:
+            rows.setdefault((row["source_id"], row["version"]), row)
+    return list(rows.values()), rejects
+
+
+def _store_page(ctx: SyncContext, kind: DocumentKind, account_id: str, rows: list[dict[str, Any]],
+                rejects: list[Reject], summary: ExtractSummary) -> None:
+    with ctx.ledger.begin() as conn:
+        known = snapshots.known_versions(conn, kind.value, account_id, [(r["source_id"], r["version"]) for r in rows])
+        fresh = [r for r in rows if (r["source_id"], r["version"]) not in known]
+        summary.new_versions[kind.value] += snapshots.save_snapshots(conn, fresh, ctx.run_id)
+        summary.deleted[kind.value] += sum(1 for r in fresh if r["vis_state"] == 1)
+        audit.record_many(conn, [{
+            "kind": r["kind"], "account_id": account_id, "source_id": r["source_id"], "event": "extracted",
+            "detail": {"version": r["version"], "partition": r["partition_date"].isoformat(),
+                       "vis_state": r["vis_state"]}, "run_id": ctx.run_id} for r in fresh])
+        _resolve(conn, rows)
+        _set_aside(ctx, conn, account_id, rejects, summary)
 
 
 def retry_quarantined(ctx: SyncContext) -> Counter[str]:
@@ -199,13 +237,31 @@ def _belongs(reject: Reject, start: dt.datetime, end: dt.datetime) -> bool:
     return reject.moment is None or start <= reject.moment < end
 
 
-def _fetch(client: FreshBooksClient, kind: DocumentKind, start: dt.datetime, end: dt.datetime) -> Listing:
-    if kind is DocumentKind.BILL_PAYMENT:
-        # No timestamp and no filter: a scan of all of them, active, archived and deleted.
-        listing = client.scan("bill_payments")
-        listing += client.scan("bill_payments", deleted=True)
-        return listing
-    return client.scan_updated(LISTING[kind], start, end)
+def observation(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+    """The instant a run observes bill payments at: now for a window holding now; the last instant of a window
+    that closed less than a day ago (the nightly finalize run sends what it finds under the day it closes);
+    None for older windows (filed under their paid date)."""
+    if start <= now < end:
+        return now
+    if end <= now < end + ONE_DAY:
+        return end - dt.timedelta(microseconds=1)
+    return None
+
+
+def _fetch(ctx: SyncContext, client: FreshBooksClient, kind: DocumentKind, start: dt.datetime, end: dt.datetime,
+           *, full: bool) -> Iterator[Listing]:
+    if kind is not DocumentKind.BILL_PAYMENT:
+        yield from client.updated_pages(LISTING[kind], start, end, newest_first=not full)
+        return
+    above = None
+    if not full:
+        with ctx.ledger.begin() as conn:
+            above = extract_marks.highest_id(conn, kind.value, client.account_id)
+    for deleted in (False, True):
+        # No timestamp and no filter: a poll reads those created since the newest the ledger holds, the full
+        # scan all of them, active, archived and deleted.
+        yield from (client.scan_pages("bill_payments", deleted=deleted) if above is None
+                    else client.new_id_pages("bill_payments", above, deleted=deleted))
 
 
 def _resolve(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -243,33 +299,28 @@ _PARENT: dict[DocumentKind, tuple[DocumentKind, str]] = {
 }
 
 
-def _store_referenced(ctx: SyncContext, client: FreshBooksClient, kind: DocumentKind, rows: list[dict[str, Any]],
+def _parent_ids(kind: DocumentKind, rows: list[dict[str, Any]]) -> set[str]:
+    if kind not in _PARENT:
+        return set()
+    field_name = _PARENT[kind][1]
+    return {str(r["payload"].get(field_name)) for r in rows if r["payload"].get(field_name)}
+
+
+def _store_referenced(ctx: SyncContext, client: FreshBooksClient, kind: DocumentKind, wanted: set[str],
                       summary: ExtractSummary) -> None:
     """Fetch parents the ledger lacks and store them as versions of their own partition."""
     if kind not in _PARENT:
         return
-    parent, field_name = _PARENT[kind]
-    wanted = {str(r["payload"].get(field_name)) for r in rows if r["payload"].get(field_name)}
+    parent = _PARENT[kind][0]
     with ctx.ledger.begin() as conn:
         have = {str(p.get("id")) for p in snapshots.latest_payloads(conn, parent.value, client.account_id,
                                                                    sorted(wanted))} if wanted else set()
     missing = set(wanted - have)
     if not missing:
         return
-    found: list[dict[str, Any]] = []
-    rejects: list[Reject] = []
-    if parent is DocumentKind.BILL:
-        listing = client.scan("bills")
-        listing += client.scan("bills", deleted=True)
-        found = [b for b in listing.records if source_id_of(parent, b) in missing]
-        rejects = [r for r in listing.rejects if r.source_id in missing]
-    else:
-        for ident in sorted(missing):
-            got = _get(client, parent.value, ident)
-            if isinstance(got, Reject):
-                rejects.append(got)
-            elif got is not None:
-                found.append(got)
+    listing = client.get_many(parent.value, missing)
+    found = [r for r in listing.records if source_id_of(parent, r) in missing]
+    rejects = [r for r in listing.rejects if r.source_id in missing]
     parents: list[dict[str, Any]] = []
     for raw in found:
         try:
@@ -282,22 +333,17 @@ def _store_referenced(ctx: SyncContext, client: FreshBooksClient, kind: Document
         _set_aside(ctx, conn, client.account_id, rejects, summary)
 
 
-def _get(client: FreshBooksClient, kind: str, ident: str) -> dict[str, Any] | Reject | None:
-    """One parent by id; a parent FreshBooks cannot serve is logged and left for the normalize stage to name."""
-    try:
-        return client.get_one(kind, ident)
-    except AuthError:
-        raise
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        return None
-
-
-def _store_reference(ctx: SyncContext, client: FreshBooksClient, summary: ExtractSummary) -> None:
-    """Clients, vendors and items as unpartitioned snapshots (new versions only)."""
+def _store_reference(ctx: SyncContext, client: FreshBooksClient, summary: ExtractSummary,
+                     since: dt.datetime | None) -> None:
+    """Clients, vendors and items as unpartitioned snapshots (new versions only): those changed ``since``, or
+    all of them for a full scan and while the ledger holds none of the kind yet."""
     for kind, listing_kind in REFERENCE.items():
-        listing = client.scan(listing_kind)
+        incremental = since is not None
+        if since is not None:
+            with ctx.ledger.begin() as conn:
+                incremental = extract_marks.holds_any(conn, kind, client.account_id)
+        listing = client.scan_since(listing_kind, since) if since is not None and incremental else client.scan(
+            listing_kind)
         rows: list[dict[str, Any]] = []
         rejects = list(listing.rejects)
         for raw in listing.records:

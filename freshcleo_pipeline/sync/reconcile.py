@@ -6,19 +6,24 @@ For the newest version of every routed document in the partitions:
   and the amount read back from the X12 text of its transaction set (TDS01 for 810, AMT02 for 850, BPR02 for
   820) in the delivered file;
 - control numbers are unique: ISA13 per partner and usage, ST02 per partner group (GS06 per functional id).
+
+The amounts of a file are those recorded when it was rendered (read from the very text, see ``render``) when the
+file's content still has the digest they were recorded for; otherwise the text is read again here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from freshcleo_pipeline.ledger import Ledger, reconciliation
-from freshcleo_pipeline.ledger.outbox import PROVABLE, OutboxItem
-from freshcleo_pipeline.x12.tokens import tokenize
+from freshcleo_pipeline.ledger import Ledger, outbox, reconciliation
+from freshcleo_pipeline.ledger.outbox import PROVABLE, Interchange, OutboxItem, Verdict
+from freshcleo_pipeline.x12.tokens import RawSegment, tokenize
 
 _AMOUNT_AT = {"810": ("TDS", 0, 2), "850": ("AMT", 1, None), "820": ("BPR", 1, None)}
 
@@ -43,9 +48,14 @@ class Reconciliation:
 
 def set_amounts(text: str) -> dict[str, Decimal]:
     """ST02 → the total stated in each transaction set of an interchange."""
+    return amounts_in(tokenize(text).segments)
+
+
+def amounts_in(segments: Iterable[RawSegment]) -> dict[str, Decimal]:
+    """ST02 → the total stated in each transaction set, from an interchange already split into segments."""
     out: dict[str, Decimal] = {}
     st02, set_id = "", ""
-    for segment in tokenize(text).segments:
+    for segment in segments:
         if segment.tag == "ST":
             set_id, st02 = segment.elements[0], segment.elements[1]
         spec = _AMOUNT_AT.get(set_id)
@@ -55,10 +65,17 @@ def set_amounts(text: str) -> dict[str, Decimal]:
     return out
 
 
+def _file_amounts(file: Interchange, verdict: Verdict | None) -> dict[str, Decimal]:
+    if verdict is not None and verdict.sha256 == hashlib.sha256(file.content.encode("utf-8")).hexdigest():
+        return {st02: Decimal(value) for st02, value in verdict.set_amounts.items()}
+    return set_amounts(file.content)
+
+
 def reconcile(ledger: Ledger, days: list[dt.date], account_id: str) -> Reconciliation:
     result = Reconciliation()
     with ledger.begin() as conn:
         read = reconciliation.rows_to_reconcile(conn, days, account_id)
+        verdicts = outbox.verdicts(conn, [i for i, f in read.files.items() if f.state == "delivered"])
     files = read.files
     by_document: dict[int, list[OutboxItem]] = {}
     for row in read.deliveries:
@@ -92,7 +109,7 @@ def reconcile(ledger: Ledger, days: list[dt.date], account_id: str) -> Reconcili
             result.problems.append(f"{label}: its interchange is not delivered")
             continue
         if file.id not in amounts_cache:
-            amounts_cache[file.id] = set_amounts(file.content)
+            amounts_cache[file.id] = _file_amounts(file, verdicts.get(file.id))
         edi_amount = amounts_cache[file.id].get(row.st02) if row.st02 is not None else None
         if edi_amount is None:
             result.problems.append(f"{label}: no amount found for ST02 {row.st02} in {file.file_name}")

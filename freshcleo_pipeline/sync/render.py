@@ -26,7 +26,9 @@ outbox row's ``reference`` and written to TRN02 (``x12/map_820.py`` says how the
 Rendering groups pending rows per partner and transaction set (at most ``MAX_SETS`` sets per file), allocates
 ISA13/GS06 and the ST02s, renders and validates the interchange, and stores text, numbers and file name with
 the rows' move to ``rendered`` in one transaction, before anything is uploaded. An interchange that fails our
-validator is stored as ``invalid`` and never uploaded.
+validator is stored as ``invalid`` and never uploaded. The validator's verdict and the total each set states are
+stored with it, under the digest of the text they were read from: the blocking check and the reconciliation
+read them back for that same text instead of validating and splitting the file again.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ from pydantic import TypeAdapter
 from freshcleo_pipeline.cleo.client import outbound_file_name
 from freshcleo_pipeline.documents import BusinessDocument, Invoice, Line, Party, PurchaseOrder, Purpose, Remittance
 from freshcleo_pipeline.ledger import Connection, audit, control_numbers, outbox, quarantine, snapshots
-from freshcleo_pipeline.ledger.outbox import OutboxItem
+from freshcleo_pipeline.ledger.outbox import OutboxItem, Verdict
 from freshcleo_pipeline.ledger.rows import loads
 from freshcleo_pipeline.ledger.snapshots import PlannableDocument
 from freshcleo_pipeline.partners import ChangePolicy, Company, PartnerGuide, PaymentChangePolicy, TradingPartner
 from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.reconcile import amounts_in
 from freshcleo_pipeline.sync.route import ROUTABLE
 from freshcleo_pipeline.x12.envelope import EnvelopeParams
 from freshcleo_pipeline.x12.errors import X12MappingError
@@ -279,7 +282,10 @@ def payment_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, lis
     return {name: [before.get(name), after.get(name)] for name in fields if before.get(name) != after.get(name)}
 
 
-def render_pending(ctx: SyncContext, summary: RenderSummary) -> None:
+def render_pending(ctx: SyncContext, summary: RenderSummary, *, whole_files_only: bool = False) -> None:
+    """Render every pending outbox row, ``MAX_SETS`` sets per file per partner and transaction set;
+    ``whole_files_only`` leaves the last, partial file of each for later (streamed rendering while rows still
+    arrive writes the files a run renders at once, not more and smaller ones)."""
     with ctx.ledger.begin() as conn:
         _requeue_guide_retries(conn)
         pending = outbox.pending(conn)
@@ -288,6 +294,8 @@ def render_pending(ctx: SyncContext, summary: RenderSummary) -> None:
         groups[(item.partner_id, item.transaction_set)].append(item)
     for (partner_id, transaction_set), items in sorted(groups.items()):
         partner = ctx.partners.get(partner_id)
+        if whole_files_only:
+            items = items[:len(items) - len(items) % MAX_SETS]
         for start in range(0, len(items), MAX_SETS):
             _render_group(ctx, partner, transaction_set, items[start:start + MAX_SETS], summary)
 
@@ -448,12 +456,16 @@ def _write_interchange(ctx: SyncContext, partner: TradingPartner, transaction_se
                 raise _GuideUnmet(broken)
         name = outbound_file_name(partner.id, transaction_set, isa13)
         total = sum((Decimal(i.total) for i in good), Decimal(0))
+        digest = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
         interchange_id = outbox.create_interchange(
             conn, partner_id=partner.id, transaction_set=transaction_set, usage=partner.usage, isa13=isa13,
-            gs06=gs06, file_name=name, content=result.text,
-            sha256=hashlib.sha256(result.text.encode("utf-8")).hexdigest(), total=str(total),
+            gs06=gs06, file_name=name, content=result.text, sha256=digest, total=str(total),
             members=[(i.id, r.set_control_number) for i, r in zip(good, result.documents, strict=True)],
             run_id=ctx.run_id)
+        outbox.record_verdict(conn, interchange_id, Verdict(
+            sha256=digest, charset=Charset(envelope.charset).value, error_count=len(errors),
+            first_error=str(errors[0]) if errors else None,
+            set_amounts={st02: str(amount) for st02, amount in amounts_in(tokens.segments).items()}))
         if errors:
             summary.invalid_interchanges += 1
             detail = "; ".join(str(e) for e in errors[:20])

@@ -106,6 +106,9 @@ def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummar
     decided again, so a partner added to partners.yaml picks up its documents on the next run or backfill)."""
     summary = RouteSummary()
     company = ctx.company_party()
+    # The snapshots extraction just stored are read back at once, and so are the outbox rows of earlier runs
+    # (planning follows): their statistics must know those rows first (see ``Ledger.refresh_statistics``).
+    ctx.ledger.refresh_statistics(("source_snapshots", "documents", "outbox"))
     with ctx.ledger.begin() as conn:
         reference = {
             "clients": snapshots.latest_payloads(conn, "client", account_id),
@@ -127,6 +130,7 @@ def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummar
         for start in range(0, len(todo), CHUNK):
             _route_chunk(ctx, kind, account_id, company, reference, todo[start:start + CHUNK], decided, summary,
                          ours)
+    ctx.ledger.refresh_statistics(("documents",))  # planning reads the decisions just stored
     return summary
 
 

@@ -48,6 +48,8 @@ def value_pattern(type_: str, min_length: int, max_length: int, codes: frozenset
 
 def format_n(value: Decimal | int, places: int = 0) -> str:
     """Nn: implied decimal point with ``places`` digits; half-up rounding; '-' only (139.50, 2 → '13950')."""
+    if type(value) is int and places == 0:  # counts (CTT01, ENT01): nothing to scale or round
+        return str(value)
     scaled = (Decimal(value) * (Decimal(10) ** places)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return str(int(scaled))
 
@@ -81,16 +83,19 @@ def _r_text(number: Decimal) -> str:
     return text
 
 
+@lru_cache(maxsize=4096)  # a run writes the same few dates (today, issue and due dates) in every document
 def format_date(value: dt.date) -> str:
     """DT, CCYYMMDD (every 4010 date element except ISA09)."""
     return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
+@lru_cache(maxsize=1024)
 def format_isa_date(value: dt.date) -> str:
     """ISA09, YYMMDD."""
     return f"{value.year % 100:02d}{value.month:02d}{value.day:02d}"
 
 
+@lru_cache(maxsize=4096)  # the minutes of a run's interchanges
 def format_time(value: dt.time) -> str:
     """TM, HHMM (the form ISA10 requires and GS05 accepts)."""
     return f"{value.hour:02d}{value.minute:02d}"

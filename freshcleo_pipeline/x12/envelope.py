@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from freshcleo_pipeline.x12 import elements as fmt
 from freshcleo_pipeline.x12.errors import X12EnvelopeError
 from freshcleo_pipeline.x12.hygiene import Charset, allowed_characters
-from freshcleo_pipeline.x12.segments import Delimiters, Segment
+from freshcleo_pipeline.x12.segments import Delimiters, Segment, seg
 
 ISA_LENGTH = 106
 MAX_CONTROL_NUMBER = 999_999_999
@@ -98,30 +98,45 @@ def format_st02(value: int | str) -> str:
 def isa(env: EnvelopeParams, control_number: int, date: dt.date, time: dt.time) -> str:
     """The ISA segment, exactly 106 characters with its terminator."""
     check_control_number("ISA13", control_number)
-    d = env.delimiters
-    elements = (
-        "00", " " * 10, "00", " " * 10,
-        env.sender_qualifier, env.sender_id.strip().ljust(15),
-        env.receiver_qualifier, env.receiver_id.strip().ljust(15),
-        fmt.format_isa_date(date), fmt.format_time(time),
-        "U" if env.isa_version == "00401" else d.repetition,
-        env.isa_version, f"{control_number:09d}", "1" if env.acknowledgment_requested else "0",
-        env.usage, d.component,
-    )
-    text = "ISA" + d.element + d.element.join(elements) + d.segment
+    head, middle, tail = _isa_parts(env)
+    sep = env.delimiters.element
+    text = (head + fmt.format_isa_date(date) + sep + fmt.format_time(time) + middle + f"{control_number:09d}"
+            + tail)
     assert len(text) == ISA_LENGTH, f"ISA must be {ISA_LENGTH} characters, built {len(text)}"
     return text
 
 
+# The parts of the ISA that depend on the envelope only, per envelope object (kept here, so that its id is
+# not reused while the entry lives): a run renders many interchanges for one partner.
+_ISA_PARTS: dict[int, tuple[EnvelopeParams, tuple[str, str, str]]] = {}
+
+
+def _isa_parts(env: EnvelopeParams) -> tuple[str, str, str]:
+    """ISA01-ISA08 with the separators around them; ISA11-ISA12; ISA14-ISA16 with the terminator."""
+    entry = _ISA_PARTS.get(id(env))
+    if entry is not None and entry[0] is env:
+        return entry[1]
+    d = env.delimiters
+    sep = d.element
+    head = sep.join(("ISA", "00", " " * 10, "00", " " * 10, env.sender_qualifier, env.sender_id.strip().ljust(15),
+                     env.receiver_qualifier, env.receiver_id.strip().ljust(15), ""))
+    middle = sep.join(("", "U" if env.isa_version == "00401" else d.repetition, env.isa_version, ""))
+    tail = sep.join(("", "1" if env.acknowledgment_requested else "0", env.usage, d.component)) + d.segment
+    if len(_ISA_PARTS) >= 256:
+        _ISA_PARTS.clear()
+    _ISA_PARTS[id(env)] = (env, (head, middle, tail))
+    return head, middle, tail
+
+
 def iea(group_count: int, control_number: int) -> Segment:
-    return Segment("IEA", (str(group_count), f"{control_number:09d}"))
+    return seg("IEA", str(group_count), f"{control_number:09d}")
 
 
 def gs(env: EnvelopeParams, functional_id: str, control_number: int, date: dt.date, time: dt.time) -> Segment:
     check_control_number("GS06", control_number)
-    return Segment("GS", (functional_id, env.gs_sender, env.gs_receiver, fmt.format_date(date),
-                          fmt.format_time(time), str(control_number), "X", env.version))
+    return seg("GS", functional_id, env.gs_sender, env.gs_receiver, fmt.format_date(date), fmt.format_time(time),
+               str(control_number), "X", env.version)
 
 
 def ge(set_count: int, control_number: int) -> Segment:
-    return Segment("GE", (str(set_count), str(control_number)))
+    return seg("GE", str(set_count), str(control_number))

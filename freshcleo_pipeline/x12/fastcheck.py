@@ -1,11 +1,12 @@
-"""The validator's quick acceptance: the ISA, the envelope and every element of an interchange in one scan.
+"""The validator's quick acceptance: the ISA, the envelope and every element of an interchange in one pass.
 
 Owns grammars compiled from ``specs.py`` per (version, character set, delimiters): one regular expression per
 segment over its raw text (element types, lengths, codes, dates, times, the character set, which excludes
 every delimiter, mandatory elements, too many elements, trailing separators, and the syntax notes as
-lookaheads), joined into one expression that the whole interchange after the ISA must match; then the envelope
-sequence, counts, control numbers and GS01/ST01 over the segments found. What remains (each set's structure
-and totals) the validator checks on the sets ``scan`` returns.
+lookaheads), looked up by tag. ``scan`` splits the text into segments once, accepts each segment by its tag's
+expression (or as a text this grammar has accepted before), and reads the envelope sequence, counts, control
+numbers and GS01/ST01 from the same split. What remains (each set's structure and totals) the validator
+checks on the sets ``scan`` returns.
 
 It only ever answers "nothing wrong so far": anything it does not accept (CR/LF between segments, an unknown
 tag, a second version in one interchange, any error) goes to the detailed validator, which says what is wrong.
@@ -16,19 +17,21 @@ Must not report findings or repair input.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from freshcleo_pipeline.x12 import elements as fmt
-from freshcleo_pipeline.x12.errors import X12ParseError
 from freshcleo_pipeline.x12.hygiene import Charset, allowed_characters
 from freshcleo_pipeline.x12.specs import C_I05, ElementSpec, SegmentSpec, segments_for
 from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID, STRUCTURES
-from freshcleo_pipeline.x12.tokens import ReadDelimiters, read_delimiters
 
 _SUPPORTED_VERSIONS = ("004010", "005010")
-# Once the ISA has matched its fixed widths, its version and control number sit at fixed offsets.
+# Once the ISA has matched its fixed widths, its repetition separator, version and control number sit at fixed
+# offsets.
+ISA_LENGTH = 106
+_ISA11 = 82
 _ISA12 = slice(84, 89)
 _ISA13 = slice(90, 99)
 
@@ -41,17 +44,20 @@ _DATE = f"(?:(?!0000)[0-9]{{4}}{_MONTH_DAY}|{_LEAP_YEAR}0229)"
 _TIME = "(?:[01][0-9]|2[0-3])[0-5][0-9](?:[0-5][0-9](?:[0-9]{1,2})?)?"  # HHMM[SS[D[D]]], lengths 4, 6, 7, 8
 
 
-#: Segments that repeat within a set (line items, their details, remittance items, acknowledgment notes).
-_FREQUENT = ("IT1", "PID", "TXI", "PO1", "RMR", "ADX", "REF", "DTM", "ENT", "SAC", "N1", "N3", "N4", "AK2",
-             "AK3", "AK4", "AK5")
+# Segment texts accepted per grammar before the memo starts again (a few MB at most).
+_MAX_ACCEPTED = 1 << 14
 
 
 @dataclass(frozen=True)
 class _Grammar:
     """One version's dictionary compiled for one character set and set of delimiters."""
 
-    body: re.Pattern[str]  # every segment after the ISA, each with its terminator, to the end of the text
-    segment: re.Pattern[str]  # one segment: (tag, element data) — to read tags and values after ``body``
+    # tag → the fullmatch of that segment's expression, over its text without the terminator
+    segments: dict[str, Callable[[str], re.Match[str] | None]]
+    # Segment texts the expressions accepted, each with its tag. The verdict is a pure function of the text
+    # under this grammar, and a run's interchanges repeat most segments (parties, items, taxes, descriptions,
+    # envelope trailers).
+    accepted: dict[str, str]
 
 
 def _class(chars: frozenset[str]) -> str:
@@ -170,18 +176,14 @@ def _grammar(version: str, allowed: frozenset[str], delimiters: tuple[str, str, 
     free = f"[^{sep}{term}]"
     chars = allowed - {"\r", "\n"}  # CR/LF between segments are the tokenizer's to forgive, not ours
     v, solid = _class(chars), _class(frozenset(c for c in chars if not c.isspace()))
-    # The expression tries the segments in turn: the ones a set repeats come first, and segments sharing a
-    # first letter are grouped under it, so that a segment meets few alternatives before its own.
-    specs = sorted((spec for spec in segments_for(version).values() if spec.tag != "ISA"),
-                   key=lambda spec: _FREQUENT.index(spec.tag) if spec.tag in _FREQUENT else len(_FREQUENT))
-    by_letter: dict[str, list[str]] = {}
-    for spec in specs:
+    segments: dict[str, Callable[[str], re.Match[str] | None]] = {}
+    for spec in segments_for(version).values():
+        if spec.tag == "ISA":
+            continue
         source = _segment(spec, v, solid, allowed, sep, comp, free)
         if source is not None:
-            by_letter.setdefault(spec.tag[0], []).append(source[len(re.escape(spec.tag[0])):])
-    branches = [f"{re.escape(letter)}(?:{'|'.join(rest)})" for letter, rest in by_letter.items()]
-    body = re.compile(f"(?:(?:{'|'.join(branches)}){term})*")
-    return _Grammar(body, re.compile(f"({free}+){sep}([^{term}]*){term}"))
+            segments[spec.tag] = re.compile(source).fullmatch
+    return _Grammar(segments, {})
 
 
 @lru_cache(maxsize=64)
@@ -197,96 +199,124 @@ def _isa_pattern(sep: str, term: str) -> re.Pattern[str]:
     return re.compile(s.join(fields) + re.escape(term))
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     """An interchange whose ISA, envelope and every element passed: what remains for the validator."""
 
     element: str  # the element separator, to split the values the remaining checks read
-    # (ST01, the tags from ST to SE, and (tag, element data) of each of those segments)
-    sets: list[tuple[str, tuple[str, ...], Sequence[tuple[str, str]]]]
+    # (ST01, the tags from ST to SE, and the text of each of those segments without its terminator)
+    sets: list[tuple[str, tuple[str, ...], Sequence[str]]]
 
 
 def scan(text: str, charset: Charset) -> Scan | None:
     """The transaction sets of ``text`` when the ISA, the envelope (sequence, counts, control numbers,
     GS01/ST01) and every element would pass the detailed checks; None when any might not."""
-    try:
-        d, isa_length = read_delimiters(text)
-    except X12ParseError:
+    # A clean ISA has its fixed widths, so the delimiters sit at fixed offsets: the element separator after
+    # the tag, the component separator and the terminator at the end (``tokens.read_delimiters`` finds the
+    # same ones by counting separators, which only matters for an ISA this scan refuses anyway).
+    if len(text) < ISA_LENGTH or not text.startswith("ISA"):
         return None
-    if not _isa_clean(text[:isa_length], d):
+    sep, comp, term = text[3], text[ISA_LENGTH - 2], text[ISA_LENGTH - 1]
+    isa_version = text[_ISA12]
+    repetition = text[_ISA11] if isa_version >= "00402" else ""
+    delims = (sep, comp, repetition, term) if repetition else (sep, comp, term)
+    if not _isa_clean(text[:ISA_LENGTH], delims):
         return None
-    sep, term = d.element, d.segment
-    delims = tuple(c for c in (sep, d.component, d.repetition, term) if c)
-    allowed = allowed_characters(charset, "00501" if text[_ISA12] == "00501" else "00401", delims)
-    end_of_gs = text.find(term, isa_length)
-    gs = text[isa_length:end_of_gs].split(sep)
+    allowed = allowed_characters(charset, "00501" if isa_version == "00501" else "00401", delims)
+    pieces = text[ISA_LENGTH:].split(term)
+    if pieces.pop() or not pieces:  # data after the last terminator, or nothing after the ISA
+        return None
+    gs = pieces[0].split(sep)
     if gs[0] != "GS" or len(gs) != 9 or gs[8][:6] not in _SUPPORTED_VERSIONS:
         return None
     version = gs[8]
-    grammar = _grammar("00501" if version.startswith("00501") else "00401", allowed, (sep, d.component, term))
-    if grammar.body.fullmatch(text, isa_length) is None:
-        return None
-    sets = _envelope_sets(grammar.segment.findall(text, isa_length), text[_ISA13], d, version)
+    grammar = _grammar("00501" if version.startswith("00501") else "00401", allowed, (sep, comp, term))
+    accepted = grammar.accepted
+    try:
+        tags = tuple(map(accepted.__getitem__, pieces))  # every segment seen before: its tag, in one C loop
+    except KeyError:
+        expressions = grammar.segments
+        found: list[str] = []
+        for piece in pieces:
+            tag = accepted.get(piece)
+            if tag is None:
+                tag = piece[:piece.find(sep)]
+                fullmatch = expressions.get(tag)
+                if fullmatch is None or fullmatch(piece) is None:
+                    return None
+                if len(accepted) >= _MAX_ACCEPTED:
+                    accepted.clear()
+                accepted[piece] = tag
+            found.append(tag)
+        tags = tuple(found)
+    sets = _envelope_sets(pieces, tags, text[_ISA13], sep, version)
     return None if sets is None else Scan(sep, sets)
 
 
-def _isa_clean(isa: str, d: ReadDelimiters) -> bool:
-    chars = [d.element, d.component, d.segment] + ([d.repetition] if d.repetition else [])
-    if len(set(chars)) != len(chars) or any(c.isalnum() or c == " " for c in chars):
+def _isa_clean(isa: str, delims: tuple[str, ...]) -> bool:
+    if not _delimiters_clean(delims):
         return False
-    match = _isa_pattern(d.element, d.segment).fullmatch(isa)
+    match = _isa_pattern(delims[0], delims[-1]).fullmatch(isa)
     if match is None:
         return False
     date, time, standards, version = match.groups()
     if version == "00401" and standards != "U":
         return False
+    return _date_time_clean(date, time)
+
+
+# Both below are pure, and a run's interchanges share their delimiters and, within a minute, date and time.
+@lru_cache(maxsize=64)
+def _delimiters_clean(delims: tuple[str, ...]) -> bool:
+    return len(set(delims)) == len(delims) and not any(c.isalnum() or c == " " for c in delims)
+
+
+@lru_cache(maxsize=1024)
+def _date_time_clean(date: str, time: str) -> bool:
     return fmt.is_valid_isa_date(date) and fmt.is_valid_time(time)
 
 
-def _envelope_sets(segments: Sequence[tuple[str, str]], isa13: str, d: ReadDelimiters, version: str
-                   ) -> list[tuple[str, tuple[str, ...], Sequence[tuple[str, str]]]] | None:
+def _envelope_sets(pieces: Sequence[str], tags: tuple[str, ...], isa13: str, sep: str, version: str
+                   ) -> list[tuple[str, tuple[str, ...], Sequence[str]]] | None:
     """GS (ST … SE)+ GE, repeated, then IEA, with every count and control number and GS01/ST01 right; the
-    sets found. ``segments`` is (tag, element data) of every segment after the ISA, all element-clean."""
-    sep = d.element
-    out: list[tuple[str, tuple[str, ...], Sequence[tuple[str, str]]]] = []
-    tags: tuple[str, ...] = next(zip(*segments, strict=True)) if segments else ()
+    sets found. ``pieces`` is the text of every segment after the ISA, all element-clean; ``tags`` theirs."""
+    out: list[tuple[str, tuple[str, ...], Sequence[str]]] = []
     groups = 0
     group_numbers: set[str] = set()
-    i, n = 0, len(segments)
-    while i < n and segments[i][0] == "GS":
-        gs = segments[i][1].split(sep)
-        group, functional_id = gs[5], gs[0]
-        if group in group_numbers or gs[7] != version:
+    i, n = 0, len(pieces)
+    while i < n and tags[i] == "GS":
+        gs = pieces[i].split(sep)
+        group, functional_id = gs[6], gs[1]
+        if group in group_numbers or gs[8] != version:
             return None
         group_numbers.add(group)
         groups += 1
         i += 1
         sets = 0
         set_numbers: set[str] = set()
-        while i < n and segments[i][0] == "ST":
+        while i < n and tags[i] == "ST":
             end = _set_end(tags, i)
             if end is None:
                 return None
-            st = segments[i][1].split(sep)
-            se = segments[end][1].split(sep)
-            set_id, control = st[0], st[1]
-            if (control in set_numbers or se[0] != str(end - i + 1) or se[1] != control
+            st = pieces[i].split(sep)
+            se = pieces[end].split(sep)
+            set_id, control = st[1], st[2]
+            if (control in set_numbers or se[1] != str(end - i + 1) or se[2] != control
                     or set_id not in STRUCTURES or FUNCTIONAL_ID[set_id] != functional_id):
                 return None
             set_numbers.add(control)
-            out.append((set_id, tags[i:end + 1], segments[i:end + 1]))
+            out.append((set_id, tags[i:end + 1], pieces[i:end + 1]))
             sets += 1
             i = end + 1
-        if i >= n or segments[i][0] != "GE":
+        if i >= n or tags[i] != "GE":
             return None
-        ge = segments[i][1].split(sep)
-        if ge[0] != str(sets) or ge[1] != group:
+        ge = pieces[i].split(sep)
+        if ge[1] != str(sets) or ge[2] != group:
             return None
         i += 1
-    if groups == 0 or i != n - 1 or segments[i][0] != "IEA":
+    if groups == 0 or i != n - 1 or tags[i] != "IEA":
         return None
-    iea = segments[i][1].split(sep)
-    return out if iea[0] == str(groups) and iea[1] == isa13 else None
+    iea = pieces[i].split(sep)
+    return out if iea[1] == str(groups) and iea[2] == isa13 else None
 
 
 def _set_end(tags: tuple[str, ...], start: int) -> int | None:
@@ -296,5 +326,7 @@ def _set_end(tags: tuple[str, ...], start: int) -> int | None:
         end = tags.index("SE", start + 1)
     except ValueError:
         return None
-    inside = tags[start + 1:end]
-    return None if "ST" in inside or "GS" in inside or "GE" in inside or "IEA" in inside else end
+    return end if _ENVELOPE_TAGS.isdisjoint(tags[start + 1:end]) else None
+
+
+_ENVELOPE_TAGS = frozenset(("ST", "GS", "GE", "IEA"))

@@ -10,10 +10,14 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import lru_cache
+from itertools import chain
+from operator import attrgetter
 
 from freshcleo_pipeline.documents import Line, Purpose, Tax
 from freshcleo_pipeline.x12.context import MappingContext
 from freshcleo_pipeline.x12.segments import Segment, seg
+
+_new_tuple = tuple.__new__  # segments built as the tuples they are, as ``seg`` does, without its call
 
 #: Transaction set purpose (DE 353) for BIG08 and BEG01 (reference §5).
 PURPOSE_CODE: dict[Purpose, str] = {Purpose.ORIGINAL: "00", Purpose.REPLACE: "05", Purpose.CANCEL: "01"}
@@ -39,49 +43,119 @@ def tax_type(name: str) -> str:
     return "TX"
 
 
-def tax_segments(ctx: MappingContext, taxes: Iterable[Tax], field: str) -> list[Segment]:
-    out: list[Segment] = []
+# Labels of a line's tax fields, appended to the line's label only when an adjustment or error names one.
+_TAX_PARTS = tuple((f".taxes[{i}].amount", f".taxes[{i}].percent") for i in range(MAX_TAXES_PER_LINE))
+
+
+def tax_segments(ctx: MappingContext, taxes: Iterable[Tax], field: str, out: list[Segment] | None = None
+                 ) -> list[Segment]:
+    """A TXI per tax, appended to ``out`` when given (the mappings collect a whole set's body in one list)."""
+    out = [] if out is None else out
+    first = len(out)
     for index, tax in enumerate(taxes):
-        out.append(seg("TXI", tax_type(tax.name), ctx.r(tax.amount, "TXI02", f"{field}.taxes[{index}].amount"),
-                       ctx.r(tax.percent, "TXI03", f"{field}.taxes[{index}].percent")))
-    if len(out) > MAX_TAXES_PER_LINE:
-        raise ctx.fail(f"{field}.taxes", len(out), f"at most {MAX_TAXES_PER_LINE} taxes on a line (TXI)")
+        amount, percent = (_TAX_PARTS[index] if index < MAX_TAXES_PER_LINE
+                           else (f".taxes[{index}].amount", f".taxes[{index}].percent"))
+        out.append(_tax_item(ctx, tax, field, amount, percent))
+    if len(out) - first > MAX_TAXES_PER_LINE:
+        raise ctx.fail(f"{field}.taxes", len(out) - first, f"at most {MAX_TAXES_PER_LINE} taxes on a line (TXI)")
     return out
 
 
-def description_segments(ctx: MappingContext, line: Line, field: str) -> list[Segment]:
-    """One free-form PID for the name and one for the description, when they carry anything."""
-    name = ctx.text(line.name, "PID05", f"{field}.name")
-    description = ctx.text(line.description, "PID05", f"{field}.description")
-    out: list[Segment] = [seg("PID", "F", "", "", "", name)] if name else []
+def _tax_item(ctx: MappingContext, tax: Tax, field: str, amount: str, percent: str) -> Segment:
+    # A book's taxes repeat on every line: remembered by their values (R values fit or raise: no adjustment,
+    # so the labels need not be in the key).
+    return ctx.remembered(("TXI", tax.name, tax.amount, tax.percent), _tax_segment, ctx, tax, field, amount,
+                          percent)[0]
+
+
+def _tax_segment(ctx: MappingContext, tax: Tax, field: str, amount: str, percent: str) -> tuple[Segment]:
+    return (_new_tuple(Segment, ("TXI", (tax_type(tax.name), ctx.r(tax.amount, "TXI02", field, amount),
+                                         ctx.r(tax.percent, "TXI03", field, percent)))),)
+
+
+def description_segments(ctx: MappingContext, line: Line, field: str, out: list[Segment] | None = None
+                         ) -> list[Segment]:
+    """One free-form PID for the name and one for the description, when they carry anything; appended to
+    ``out`` when given."""
+    out = [] if out is None else out
+    name = ctx.text(line.name, "PID05", field, ".name")
+    description = ctx.text(line.description, "PID05", field, ".description")
+    if name:
+        out.append(_new_tuple(Segment, ("PID", ("F", "", "", "", name))))
     if description and description != name:
-        out.append(seg("PID", "F", "", "", "", description))
+        out.append(_new_tuple(Segment, ("PID", ("F", "", "", "", description))))
     return out
+
+
+#: IT101 … IT107 and PO101 … PO107, the refs ``baseline_item`` writes.
+_BASELINE_REFS = {tag: tuple(f"{tag}{i:02d}" for i in range(1, 8)) for tag in ("IT1", "PO1")}
 
 
 def product_id(ctx: MappingContext, line: Line, ref: str, field: str) -> tuple[str, str]:
     if not line.sku.strip():
         return "", ""
-    return ctx.guide.product_id_qualifier, ctx.ident(line.sku, ref, f"{field}.sku")
+    return ctx.guide.product_id_qualifier, ctx.ident(line.sku, ref, field, ".sku")
 
 
 def baseline_item(ctx: MappingContext, tag: str, line: Line, field: str) -> Segment:
     """IT1 (810) or PO1 (850): both carry line number, quantity, unit, unit price, (basis), product id pair."""
-    qualifier, sku = product_id(ctx, line, f"{tag}07", field)
-    return seg(
-        tag,
-        ctx.ident(str(line.line_number), f"{tag}01", f"{field}.line_number"),
-        ctx.r(line.quantity, f"{tag}02", f"{field}.quantity"),
-        ctx.code(line.unit, f"{tag}03", f"{field}.unit", default="EA"),
-        ctx.r(line.unit_price, f"{tag}04", f"{field}.unit_price"),
+    # Remembered by the values it is built of: an item sold again in the same quantity at the same price.
+    key = (tag, field, line.line_number, line.quantity, line.unit, line.unit_price, line.sku,
+           ctx.guide.product_id_qualifier)
+    return ctx.remembered(key, _baseline_item, ctx, tag, line, field)[0]
+
+
+def _baseline_item(ctx: MappingContext, tag: str, line: Line, field: str) -> tuple[Segment]:
+    refs = _BASELINE_REFS[tag]
+    sku = line.sku
+    qualifier, sku = ((ctx.guide.product_id_qualifier, ctx.ident(sku, refs[6], field, ".sku")) if sku.strip()
+                      else ("", ""))
+    return (_new_tuple(Segment, (tag, (
+        ctx.ident(str(line.line_number), refs[0], field, ".line_number"),
+        ctx.r(line.quantity, refs[1], field, ".quantity"),
+        ctx.code(line.unit, refs[2], field, ".unit", default="EA"),
+        ctx.r(line.unit_price, refs[3], field, ".unit_price"),
         "",
         qualifier,
         sku,
-    )
+    ))),)
+
+
+def line_segments(ctx: MappingContext, tag: str, lines: Iterable[Line], out: list[Segment], *,
+                  taxes_first: bool) -> None:
+    """Each line's baseline item (IT1 / PO1), TXI and PID segments, appended to ``out`` in its set's order:
+    ``taxes_first`` for the 810 (IT1, TXI, PID), else the 850's (PO1, PID, TXI). Lines are labelled
+    ``lines[i]`` in adjustments and errors."""
+    # Remembered by the line's values (a frozen model compares and hashes by them) and its label: an item
+    # invoiced again the same way, as on a recurring invoice, is one lookup.
+    remembered, qualifier = ctx.remembered, ctx.guide.product_id_qualifier
+    for index, line in enumerate(lines):
+        field = _line_label(index)
+        out += remembered((tag, taxes_first, field, line, qualifier), _line_segments, ctx, tag, line, field,
+                          taxes_first)
+
+
+@lru_cache(maxsize=1024)
+def _line_label(index: int) -> str:
+    return f"lines[{index}]"
+
+
+def _line_segments(ctx: MappingContext, tag: str, line: Line, field: str, taxes_first: bool) -> list[Segment]:
+    out = [baseline_item(ctx, tag, line, field)]
+    if taxes_first:
+        tax_segments(ctx, line.taxes, field, out)
+        description_segments(ctx, line, field, out)
+    else:
+        description_segments(ctx, line, field, out)
+        tax_segments(ctx, line.taxes, field, out)
+    return out
 
 
 def line_tax_total(lines: Iterable[Line]) -> Decimal:
-    return sum((t.amount for line in lines for t in line.taxes), Decimal(0))
+    return sum(map(_AMOUNT, chain.from_iterable(map(_TAXES, lines))), Decimal(0))
+
+
+_AMOUNT, _TAXES = attrgetter("amount"), attrgetter("taxes")
 
 
 def currency_code(ctx: MappingContext, currency: str, field: str = "currency") -> str:

@@ -31,11 +31,9 @@ from freshcleo_pipeline.x12 import totals
 from freshcleo_pipeline.x12.context import MappingContext
 from freshcleo_pipeline.x12.items import (
     PURPOSE_CODE,
-    baseline_item,
     currency_code,
-    description_segments,
+    line_segments,
     line_tax_total,
-    tax_segments,
     terms_segment,
 )
 from freshcleo_pipeline.x12.parties import party_loop
@@ -70,11 +68,7 @@ def map_purchase_order(doc: PurchaseOrder, ctx: MappingContext) -> list[Segment]
         out.append(seg("TXI", "TX", ctx.r(header_tax, "TXI02", "tax_total")))
     out += party_loop(ctx, "BY", doc.buyer, "buyer")
     out += party_loop(ctx, "SE", doc.seller, "seller")
-    for index, line in enumerate(doc.lines):
-        field = f"lines[{index}]"
-        out.append(baseline_item(ctx, "PO1", line, field))
-        out += description_segments(ctx, line, field)
-        out += tax_segments(ctx, line.taxes, field)
+    line_segments(ctx, "PO1", doc.lines, out, taxes_first=False)
     out.append(seg("CTT", ctx.n(len(doc.lines), "CTT01", "lines")))
     out.append(seg("AMT", "TT", ctx.r(doc.total, "AMT02", "total")))
     return out

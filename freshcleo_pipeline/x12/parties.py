@@ -9,6 +9,7 @@ BY, PR…): the caller does.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from freshcleo_pipeline.documents import Party
 from freshcleo_pipeline.x12.context import MappingContext
@@ -43,7 +44,7 @@ _POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,13}[A-Z0-9]$")
 
 
 def _lookup(ctx: MappingContext, value: str, table: dict[str, str], ref: str, field: str) -> str:
-    key = " ".join(value.upper().split())
+    key = _normalized(value)
     if not key:
         return ""
     if key in table:
@@ -54,10 +55,10 @@ def _lookup(ctx: MappingContext, value: str, table: dict[str, str], ref: str, fi
 
 
 def _postal(ctx: MappingContext, value: str, field: str) -> str:
-    candidate = " ".join(value.upper().split())
+    candidate = _normalized(value)
     if not candidate:
         return ""
-    if _POSTAL.match(candidate) and all(ch in ctx.allowed for ch in candidate):
+    if _postal_fits(candidate, ctx.allowed):
         if candidate != value:
             ctx.record("N403", field, value, candidate, (Reason.WHITESPACE,))
         return candidate
@@ -65,24 +66,46 @@ def _postal(ctx: MappingContext, value: str, field: str) -> str:
     return ""
 
 
+# Every invoice to a customer carries the same address: the pure steps below are remembered per value.
+@lru_cache(maxsize=4096)
+def _normalized(value: str) -> str:
+    return " ".join(value.upper().split())
+
+
+@lru_cache(maxsize=4096)
+def _postal_fits(candidate: str, allowed: frozenset[str]) -> bool:
+    return bool(_POSTAL.match(candidate)) and allowed.issuperset(candidate)
+
+
 def party_loop(ctx: MappingContext, entity: str, party: Party, field: str, *,
                with_address: bool = True) -> list[Segment]:
     """N1 (+ N3, N4) for ``party`` as ``entity``; raises when neither a name nor an id can be sent."""
-    name = ctx.text(party.name, "N102", f"{field}.name")
-    party_id = ctx.ident(party.edi_id, "N104", f"{field}.edi_id") if party.edi_id.strip() else ""
+    # The same parties (ourselves, each customer) come back on every document: remembered by their values.
+    address = party.address
+    key = ("N1", entity, field, party.name, party.edi_id, ctx.guide.party_id_qualifier, with_address,
+           address.street, address.street2, address.city, address.province, address.postal_code, address.country)
+    return list(ctx.remembered(key, _party_loop, ctx, entity, party, field, with_address))
+
+
+def _party_loop(ctx: MappingContext, entity: str, party: Party, field: str, with_address: bool) -> list[Segment]:
+    name = ctx.text(party.name, "N102", field, ".name")
+    party_id = ctx.ident(party.edi_id, "N104", field, ".edi_id") if party.edi_id.strip() else ""
     if not name and not party_id:
         raise ctx.fail(f"{field}.name", party.name,
                        "a name with at least one character the partner's character set can carry, "
                        "or an edi_id for the party (N1 needs N102 or N103/N104)")
-    out = [seg("N1", entity, name, ctx.guide.party_id_qualifier if party_id else "", party_id)]
+    # Without an id, N103/N104 are trailing empty elements, which rendering omits anyway.
+    out = [seg("N1", entity, name, ctx.guide.party_id_qualifier, party_id) if party_id else seg("N1", entity, name)]
     if not with_address:
         return out
     address = party.address
-    street = ctx.text(address.street, "N301", f"{field}.address.street")
-    street2 = ctx.text(address.street2, "N302", f"{field}.address.street2")
-    if street or street2:
-        out.append(seg("N3", street or street2, street2 if street else ""))
-    city = ctx.text(address.city, "N401", f"{field}.address.city")
+    street = ctx.text(address.street, "N301", field, ".address.street")
+    street2 = ctx.text(address.street2, "N302", field, ".address.street2")
+    if street and street2:
+        out.append(seg("N3", street, street2))
+    elif street or street2:  # one line: N302 would be a trailing empty element, which rendering omits
+        out.append(seg("N3", street or street2))
+    city = ctx.text(address.city, "N401", field, ".address.city")
     region = _lookup(ctx, address.province, _REGIONS, "N402", f"{field}.address.province")
     postal = _postal(ctx, address.postal_code, f"{field}.address.postal_code")
     country = _lookup(ctx, address.country, _COUNTRIES, "N404", f"{field}.address.country")

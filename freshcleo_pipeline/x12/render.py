@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from freshcleo_pipeline.documents import BusinessDocument, Invoice, PurchaseOrder, Remittance, SourceRef
@@ -74,7 +75,7 @@ def map_document(document: BusinessDocument, envelope: EnvelopeParams, guide: Gu
                  ) -> tuple[list[Segment], MappingContext]:
     """The body (between ST and SE) for one document, and the context holding its adjustments."""
     _, mapping = _MAPPINGS[type(document)]
-    ctx = MappingContext(document_label(document), version=envelope.version, charset=envelope.charset,
+    ctx = MappingContext(partial(document_label, document), version=envelope.version, charset=envelope.charset,
                          delimiters=envelope.delimiters, guide=guide)
     return mapping(document, ctx), ctx
 
@@ -103,11 +104,11 @@ def render_interchange(
     if len(set_control_numbers) != len(documents):
         raise X12EnvelopeError("set_control_numbers", len(set_control_numbers),
                                f"one ST02 per document ({len(documents)})")
-    set_ids = {transaction_set_of(d) for d in documents}
+    set_ids = set(map(transaction_set_of, documents))
     if len(set_ids) != 1:
         raise X12EnvelopeError("documents", sorted(set_ids), "documents of one transaction set per group")
     set_id = set_ids.pop()
-    st02s = [format_st02(n) for n in set_control_numbers]
+    st02s = list(map(format_st02, set_control_numbers))
     if len(set(st02s)) != len(st02s):
         raise X12EnvelopeError("set_control_numbers", st02s, "distinct ST02 values within the group")
     bodies: list[writer.SetBody] = []
@@ -130,8 +131,8 @@ def render_interchange(
         transaction_set_id=set_id,
         interchange_control_number=f"{interchange_control_number:09d}",
         group_control_number=str(group_control_number),
-        documents=tuple(
+        documents=tuple([
             RenderedDocument(i, d.source, set_id, st02, count, tuple(ctx.adjustments))
             for i, (d, st02, count, ctx) in enumerate(zip(documents, st02s, counts, contexts, strict=True))
-        ),
+        ]),
     )

@@ -7,7 +7,7 @@ clean or check data: values reaching here are already safe (``hygiene.py``, ``co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -71,20 +71,24 @@ def _composite_text(element: tuple[str, ...], component: str) -> str:
 
 
 def render_all(segments: Iterable[Segment], delimiters: Delimiters) -> str:
-    """Segments as text, each with its terminator: ``Segment.render`` of each, joined. The usual segment (simple
-    elements, the last one present) is joined inline, since a set renders one per line item detail."""
+    """Segments as text, each with its terminator: ``Segment.render`` of each, joined. The usual list (simple
+    elements, each segment's last one present) is joined in one go, since a set renders one segment per line
+    item detail; any other goes segment by segment."""
     sep, term = delimiters.element, delimiters.segment
-    out: list[str] = []
-    for segment in segments:
-        elements = segment[1]
-        if elements and elements[-1]:
-            try:
-                out.append(segment[0] + sep + sep.join(elements) + term)  # type: ignore[arg-type]
-                continue
-            except TypeError:  # a composite among the elements
-                pass
-        out.append(segment.render(delimiters))
-    return "".join(out)
+    items: Sequence[Segment] = segments if isinstance(segments, (list, tuple)) else list(segments)
+    if not items:
+        return ""
+    try:
+        text = term.join([f"{segment[0]}{sep}{sep.join(segment[1])}" for segment in items]) + term  # type: ignore[arg-type]
+    except TypeError:  # a composite among the elements
+        return "".join([segment.render(delimiters) for segment in items])
+    # A segment whose last element is empty (or that has none) ends in a separator before its terminator:
+    # ``Segment.render`` omits the trailing empties (or refuses the segment).
+    if sep + term in text:
+        return "".join([f"{segment[0]}{sep}{sep.join(elements)}{term}"  # type: ignore[arg-type]
+                        if (elements := segment[1]) and elements[-1] else segment.render(delimiters)
+                        for segment in items])
+    return text
 
 
 _new_tuple = tuple.__new__

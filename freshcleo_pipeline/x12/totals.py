@@ -36,7 +36,18 @@ def expected_total(lines: Iterable[tuple[Decimal, Decimal]], *, taxes: Decimal, 
                    allowances: Decimal = Decimal(0)) -> tuple[Decimal, Decimal]:
     """The total the lines imply, and the tolerance to compare it with."""
     subtotal, count = lines_total(lines)
+    return expected_from_subtotal(subtotal, count, taxes=taxes, charges=charges, allowances=allowances)
+
+
+def expected_from_subtotal(subtotal: Decimal, count: int, *, taxes: Decimal, charges: Decimal = Decimal(0),
+                           allowances: Decimal = Decimal(0)) -> tuple[Decimal, Decimal]:
+    """``expected_total`` for lines already summed (Σ of ``line_amount``) and counted."""
     return cents(subtotal + charges - allowances + taxes), tolerance(count)
+
+
+def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """One line's quantity x unit price, rounded to the cent: the term ``lines_total`` adds up."""
+    return (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def agrees(stated: Decimal, computed: Decimal, allowed: Decimal) -> bool:

@@ -7,10 +7,11 @@ segments (walking ``structures.py``), element presence, types, lengths, dates, t
 business totals (CTT01, TDS01, AMT*TT, and an 820's BPR02 = Σ RMR04; ``totals.py``). Returns findings;
 never raises on bad input and never repairs it.
 
-Two paths to one answer: ``quickly_clean`` proves an interchange has no finding (``fastcheck.py`` scans the
-envelope and every element in one pass with expressions compiled from the spec tables; the structure walk and
-the totals below then run on what it found), and only what it cannot prove takes the detailed walk
-(``detailed_findings``), which locates every finding. Valid interchanges, the usual case, never reach it.
+Two paths to one answer: ``quickly_clean`` proves an interchange has no finding (``fastcheck.py`` splits the
+text once and accepts the envelope and every element with expressions compiled from the spec tables; the
+structure, remembered per shape of set, and the totals, read from the segment texts, then run on what it
+found), and only what it cannot prove takes the detailed walk (``detailed_findings``), which locates every
+finding. Valid interchanges, the usual case, never reach it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
+from typing import TypeVar, cast
 
 from freshcleo_pipeline.x12 import elements as fmt
 from freshcleo_pipeline.x12 import fastcheck, totals
@@ -27,6 +30,8 @@ from freshcleo_pipeline.x12.hygiene import Charset, allowed_characters
 from freshcleo_pipeline.x12.specs import ElementSpec, SegmentSpec, SyntaxNote, segments_for
 from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID, STRUCTURES, Loop, SegmentUse
 from freshcleo_pipeline.x12.tokens import RawSegment, ReadDelimiters, Tokens, tokenize
+
+_T = TypeVar("_T")
 
 # 997 codes per check (AK403 for element checks, AK304 for segment checks).
 _ELEMENT_CODE = {
@@ -114,10 +119,11 @@ def detailed_findings(text: str, charset: Charset | str, tokens: Tokens | None =
 def quickly_clean(text: str, charset: Charset | str) -> bool:
     """True when ``fastcheck`` accepts the envelope and elements and each set's structure and totals are clean:
     then the detailed walk would find nothing. Anything else takes the detailed walk, which says what is wrong."""
-    try:
-        charset = Charset(charset)
-    except ValueError:
-        return False  # the detailed walk treats an unknown character set as it always has
+    if type(charset) is not Charset:
+        try:
+            charset = Charset(charset)
+        except ValueError:
+            return False  # the detailed walk treats an unknown character set as it always has
     found = fastcheck.scan(text, charset)
     if found is None:
         return False
@@ -125,12 +131,142 @@ def quickly_clean(text: str, charset: Charset | str) -> bool:
     for set_id, tags, body in found.sets:
         if not _shape_clean(STRUCTURES[set_id].body, tags):
             return False
-        read = [_new_tuple(RawSegment, (0, tag, tuple(data.split(sep)))) for tag, data in body if tag in _TOTAL_TAGS]
+        if set_id in _LINE_TOTALS:
+            if not _line_totals_clean(*_LINE_TOTALS[set_id], tags, body, sep):
+                return False
+            continue
+        read = [_new_tuple(RawSegment, (0, tag, tuple(piece.split(sep)[1:])))
+                for tag, piece in zip(tags, body, strict=True) if tag in _TOTAL_TAGS]
         scratch = _Ctx()
         _check_totals(scratch, set_id, read)
         if scratch.errors:
             return False
     return True
+
+
+#: ``_check_line_totals``'s arguments per set: line tag, total tag, total position, implied places, charges.
+_LINE_TOTALS: dict[str, tuple[str, str, int, int | None, bool]] = {
+    "810": ("IT1", "TDS", 1, 2, True),
+    "850": ("PO1", "AMT", 2, None, False),
+}
+
+
+def _line_totals_clean(line_tag: str, total_tag: str, total_pos: int, places: int | None, charges: bool,
+                       tags: tuple[str, ...], body: Sequence[str], sep: str) -> bool:
+    """``_check_line_totals`` finds nothing, read from segment texts whose elements are all well formed: the
+    same rule, without building a ``RawSegment`` for every segment it reads."""
+    try:
+        return _line_totals_agree(line_tag, total_tag, total_pos, places, charges, tags, body, sep)
+    except ValueError:  # a number the element check let through but parse_r/parse_n refuse: look closer
+        return False
+
+
+def _line_totals_agree(line_tag: str, total_tag: str, total_pos: int, places: int | None, charges: bool,
+                       tags: tuple[str, ...], body: Sequence[str], sep: str) -> bool:
+    # Where the segments the rule reads sit is a function of the set's tags, which come in few shapes; the
+    # lines and taxes are then picked out and summed in C loops, each amount remembered by its text.
+    where = _WHERE.get((line_tag, tags))
+    if where is None:
+        where = _where(line_tag, tags)
+        if len(_WHERE) >= _MAX_WHERE:
+            _WHERE.clear()
+        _WHERE[(line_tag, tags)] = where
+    lines_at, taxes_at, others_at = where
+    lines = list(map(body.__getitem__, lines_at))
+    try:
+        amounts = list(map(_LINE_AMOUNTS.__getitem__, lines))
+    except KeyError:  # a line not seen before
+        amounts = [_line_amount_of(piece, sep) for piece in lines]
+    # By type, not by value: False == Decimal(0), and a line can amount to nothing.
+    arithmetic = bool not in map(type, amounts)  # false when a line lacks quantity or price: only CTT01 then
+    subtotal = sum(cast(list[Decimal], amounts), Decimal(0)) if arithmetic else Decimal(0)
+    txis = list(map(body.__getitem__, taxes_at))
+    try:
+        taxes = sum(map(_TAX_AMOUNTS.__getitem__, txis), Decimal(0))
+    except KeyError:
+        taxes = sum([_tax_amount_of(piece, sep) for piece in txis], Decimal(0))
+    line_count = len(lines)
+    charge = allowance = Decimal(0)
+    total_text: str | None = None
+    for index in others_at:
+        tag, piece = tags[index], body[index]
+        if tag == "CTT":
+            if piece.split(sep, 2)[1] != str(line_count):
+                return False
+        elif tag == total_tag:
+            values = piece.split(sep)
+            if total_text is None and (total_tag != "AMT" or values[1] == "TT"):
+                total_text = values[total_pos] if len(values) > total_pos else ""
+        elif tag == "SAC" and charges:
+            values = piece.split(sep)
+            amount = fmt.parse_n(values[5], 2) if len(values) > 5 and values[5] else Decimal(0)
+            if values[1] == "C":
+                charge += amount
+            elif values[1] == "A":
+                allowance += amount
+    if not total_text or not arithmetic:
+        return True
+    return _total_agrees(total_text, places, subtotal, line_count, taxes, charge, allowance)
+
+
+# The comparison itself is pure, and documents of one customer often come to the same sums.
+@lru_cache(maxsize=4096)
+def _total_agrees(total_text: str, places: int | None, subtotal: Decimal, line_count: int, taxes: Decimal,
+                  charge: Decimal, allowance: Decimal) -> bool:
+    stated = fmt.parse_r(total_text) if places is None else fmt.parse_n(total_text, places)
+    computed, allowed = totals.expected_from_subtotal(subtotal, line_count, taxes=taxes, charges=charge,
+                                                      allowances=allowance)
+    return totals.agrees(stated, computed, allowed)
+
+
+_OTHER_TOTAL_TAGS = frozenset(("CTT", "TDS", "AMT", "SAC"))
+# (line tag, a set's tags) → the indexes of its lines, its TXIs and its other segments the totals read.
+_WHERE: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = {}
+_MAX_WHERE = 1024
+
+
+def _where(line_tag: str, tags: Sequence[str]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    return (tuple(i for i, tag in enumerate(tags) if tag == line_tag),
+            tuple(i for i, tag in enumerate(tags) if tag == "TXI"),
+            tuple(i for i, tag in enumerate(tags) if tag in _OTHER_TOTAL_TAGS))
+
+
+def _line_amount_of(piece: str, sep: str) -> Decimal | bool:
+    amount = _LINE_AMOUNTS.get(piece)
+    if amount is None:
+        amount = _line_amount(piece.split(sep))
+        _remember(_LINE_AMOUNTS, piece, amount)
+    return amount
+
+
+def _tax_amount_of(piece: str, sep: str) -> Decimal:
+    tax = _TAX_AMOUNTS.get(piece)
+    if tax is None:
+        values = piece.split(sep, 3)
+        tax = fmt.parse_r(values[2]) if len(values) > 2 and values[2] else Decimal(0)
+        _remember(_TAX_AMOUNTS, piece, tax)
+    return tax
+
+
+def _line_amount(values: Sequence[str]) -> Decimal | bool:
+    """A line segment's quantity x price to the cent (its elements after the tag); False without either."""
+    if len(values) < 5 or not values[2] or not values[4]:
+        return False
+    return totals.line_amount(fmt.parse_r(values[2]), fmt.parse_r(values[4]))
+
+
+# What a line or tax segment adds to the totals is a pure function of its text (the element separator is the
+# character after the tag, so the text fixes it too), and items and taxes repeat across documents: remember a
+# bounded number.
+_LINE_AMOUNTS: dict[str, Decimal | bool] = {}
+_TAX_AMOUNTS: dict[str, Decimal] = {}
+_MAX_AMOUNTS = 1 << 14
+
+
+def _remember(memo: dict[str, _T], key: str, value: _T) -> None:
+    if len(memo) >= _MAX_AMOUNTS:
+        memo.clear()
+    memo[key] = value
 
 
 _new_tuple = tuple.__new__  # a RawSegment without the named tuple's keyword handling

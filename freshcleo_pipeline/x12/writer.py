@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from freshcleo_pipeline.x12 import envelope
 from freshcleo_pipeline.x12.envelope import EnvelopeParams
-from freshcleo_pipeline.x12.segments import Delimiters, Segment, render_all
+from freshcleo_pipeline.x12.segments import Delimiters, Segment, render_all, seg
 
 
-@dataclass(frozen=True)
-class SetBody:
+class SetBody(NamedTuple):
+    """A named tuple, like ``Segment``: cheap to build, one per document rendered."""
+
     transaction_set_id: str  # ST01
     control_number: str  # ST02, already formatted
     body: Sequence[Segment]  # the segments between ST and SE
@@ -25,24 +26,24 @@ class SetBody:
 
 def render_set(item: SetBody, delimiters: Delimiters) -> tuple[str, int]:
     """ST … SE as text, and SE01 (the segment count including ST and SE)."""
-    count = len(item.body) + 2
-    return (Segment("ST", (item.transaction_set_id, item.control_number)).render(delimiters)
-            + render_all(item.body, delimiters)
-            + Segment("SE", (str(count), item.control_number)).render(delimiters)), count
+    return render_all(_framed(item), delimiters), len(item.body) + 2
+
+
+def _framed(item: SetBody) -> list[Segment]:
+    """ST, the body, SE."""
+    return [seg("ST", item.transaction_set_id, item.control_number), *item.body,
+            seg("SE", str(len(item.body) + 2), item.control_number)]
 
 
 def render_interchange(env: EnvelopeParams, functional_id: str, sets: Sequence[SetBody], *,
                        interchange_control_number: int, group_control_number: int, date: dt.date,
                        time: dt.time) -> tuple[str, tuple[int, ...]]:
     """ISA, one GS…GE group holding ``sets``, IEA; and each set's SE01."""
-    d = env.delimiters
-    parts = [envelope.isa(env, interchange_control_number, date, time),
-             envelope.gs(env, functional_id, group_control_number, date, time).render(d)]
-    counts: list[int] = []
+    segments = [envelope.gs(env, functional_id, group_control_number, date, time)]
     for item in sets:
-        text, count = render_set(item, d)
-        parts.append(text)
-        counts.append(count)
-    parts.append(envelope.ge(len(sets), group_control_number).render(d))
-    parts.append(envelope.iea(1, interchange_control_number).render(d))
-    return "".join(parts), tuple(counts)
+        segments += _framed(item)
+    segments.append(envelope.ge(len(sets), group_control_number))
+    segments.append(envelope.iea(1, interchange_control_number))
+    # One join for everything after the ISA: the segments are rendered the same one by one or together.
+    text = envelope.isa(env, interchange_control_number, date, time) + render_all(segments, env.delimiters)
+    return text, tuple(len(item.body) + 2 for item in sets)

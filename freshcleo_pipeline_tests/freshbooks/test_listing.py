@@ -78,16 +78,17 @@ def _everything(client: FreshBooksClient, kind: str) -> list[dict[str, Any]]:
     return client.list_all(kind) + client.list_all(kind, deleted=True)
 
 
+@pytest.mark.parametrize("newest_first", [False, True])
 @pytest.mark.parametrize("kind", ["invoices", "payments", "clients", "items", "bills", "bill_vendors"])
 def test_window_listing_equals_an_exact_filter_of_everything(
-        emulator: FreshBooksEmulator, settings: Settings, connected: Ledger, kind: str) -> None:
+        emulator: FreshBooksEmulator, settings: Settings, connected: Ledger, kind: str, newest_first: bool) -> None:
     with FreshBooksClient.from_settings(settings, connected) as client:
         everything = _everything(client, kind)
         stamps = sorted(_stamp(kind, r) for r in everything)
         # a window cut inside the data, not on day boundaries, so the exact filter matters
         start = stamps[len(stamps) // 3] + dt.timedelta(seconds=1)
         end = stamps[2 * len(stamps) // 3] + dt.timedelta(seconds=1)
-        window = client.list_updated(kind, start, end)
+        window = client.scan_updated(kind, start, end, newest_first=newest_first).strict()
     expected = [r for r in everything if start <= _stamp(kind, r) < end]
     assert expected and ids(window, kind) == ids(expected, kind)
 
@@ -192,3 +193,22 @@ def test_bad_records_come_back_as_rejects_and_the_listing_goes_on(
     assert too_large.raw is None and too_large.raw_size > 1_200_000 and too_large.moment is not None
     assert "holds 1200000 bytes; expected at most 1048576 bytes" in too_large.reason
     assert rejects[("not_an_object", None, "(document)")].raw == b"[1, 2]"
+
+
+def test_get_many_reads_a_hundred_per_request_and_the_rest_by_id(
+        freshbooks_emulator_factory: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger) -> None:
+    emulator = freshbooks_emulator_factory(seed=9, invoices=400, bills=10)
+    settings = load_settings(**settings_overrides(emulator, tmp_path))
+    sandbox_auto_connect(settings, sqlite_ledger)
+    with FreshBooksClient.from_settings(settings, sqlite_ledger) as client:
+        visible = ids(client.list_all("invoices"))[:250]
+        deleted = ids(client.list_all("invoices", deleted=True))[:3]
+        before = emulator.requests_to(INVOICES), emulator.requests_to(INVOICES + "/{id}")
+        got = client.get_many("invoices", [*visible, *deleted, "99999999"])
+        lists, singles = (emulator.requests_to(INVOICES) - before[0],
+                          emulator.requests_to(INVOICES + "/{id}") - before[1])
+    assert ids(got.records) == sorted([*visible, *deleted])  # the unknown id is left out
+    assert all(r.get("lines") is not None for r in got.records)
+    assert lists == 3  # 253 known + 1 unknown ids: three listing requests of up to a hundred
+    assert singles == len(deleted) + 1  # deleted ones (not listed by default) and the unknown one, by id
+

@@ -552,3 +552,64 @@ def test_any_well_formed_invoice_keeps_freshbooks_amount(lines: list[tuple[int, 
     assert not [w for w in warnings if w.code == "totals_mismatch"]
     # the document is self-consistent to the cent: lines - discount + taxes == total
     assert sum((ln.amount for ln in doc.lines), Decimal(0)) - doc.discount_amount + doc.tax_total == doc.total
+
+
+# --- parsing once ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "name", "model"), [
+    ("invoice", "invoice_31008", "Invoice"), ("payment", "payment_7720", "Payment"), ("bill", "bill_412", "Bill"),
+    ("bill_payment", "bill_payment_1490", "BillPayment"),
+])
+def test_routing_then_normalizing_a_document_parses_it_once(monkeypatch: pytest.MonkeyPatch, kind: str, name: str,
+                                                            model: str) -> None:
+    from freshcleo_pipeline.freshbooks import normalize as module
+
+    parsed: list[str] = []
+    real = module.parse
+
+    def counting(model_type: Any, document: Any, label: str) -> Any:
+        parsed.append(model_type.__name__)
+        return real(model_type, document, label)
+
+    monkeypatch.setattr(module, "parse", counting)
+    ctx, document = context(), raw(name)
+    keys = partner_keys(kind, document, ctx)
+    result = normalize(kind, document, ctx, observed_at=OBSERVED)
+    assert parsed.count(model) == 1
+    # The same answers as with a context of its own for each call.
+    assert keys == partner_keys(kind, raw(name), context())
+    assert result == normalize(kind, raw(name), context(), observed_at=OBSERVED)
+
+
+def test_a_document_that_cannot_be_parsed_fails_every_time_and_an_equal_copy_is_parsed_anew() -> None:
+    ctx = context()
+    broken = raw("invoice_31008")
+    broken["create_date"] = "31/12/2024"
+    for _ in range(2):
+        with pytest.raises(DataError, match="create_date"):
+            partner_keys("invoice", broken, ctx)
+        with pytest.raises(DataError, match="create_date"):
+            normalize("invoice", broken, ctx)
+    good = raw("invoice_31008")
+    partner_keys("invoice", good, ctx)
+    changed = copy.deepcopy(good) | {"invoice_number": "X-1"}
+    assert normalize("invoice", changed, ctx).document.invoice_number == "X-1"
+
+
+@pytest.mark.parametrize("text", [
+    "12.50", " 12.50 ", "-0.01", "0", "100", "1E+2", "1e2", "12.5000000", "12.5000001", "1_000.5", ".5", "5.",
+    "+3.000001", "1.0000000", "-0", "NaN", "Infinity", "-inf", "sNaN", "", " ", "abc", "1.2.3", "١٢٣.٤",
+    "99999999999999.999999",
+])
+def test_a_plain_decimal_string_reads_as_the_general_path_reads_it(text: str) -> None:
+    from freshcleo_pipeline.freshbooks.schemas import _to_decimal, _to_decimal_checked
+
+    def read(parser: Any) -> tuple[str, str]:
+        try:
+            value = parser(text)
+        except Exception as exc:  # noqa: BLE001  the failure itself is compared
+            return "error", str(exc)
+        return "value", f"{value!r}"
+
+    assert read(_to_decimal) == read(_to_decimal_checked)

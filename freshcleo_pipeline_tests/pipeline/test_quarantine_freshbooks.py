@@ -19,6 +19,8 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import func, select
 
+from freshcleo_pipeline.defs.common import SCAN_TAG
+from freshcleo_pipeline.defs.runner import run_sync
 from freshcleo_pipeline.ledger import quarantine
 from freshcleo_pipeline.ledger.schema import documents, outbox, source_snapshots
 from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
@@ -70,9 +72,14 @@ def _assert_others_delivered(env: SandboxEnv, *, at_least: int) -> None:
     assert sum(env.outbound_sets().values()) == routed
 
 
-def _sync_today(env: SandboxEnv, instance: dg.DagsterInstance) -> Any:
+def _yesterday(env: SandboxEnv) -> dt.date:
+    """A whole day of the book at any hour (today's may have just begun), inside every ``_sync_today`` run."""
+    return env.freshbooks.now().date() - dt.timedelta(days=1)
+
+
+def _sync_today(env: SandboxEnv, instance: dg.DagsterInstance, tags: dict[str, str] | None = None) -> Any:
     today = env.freshbooks.now().date()
-    result = env.sync(today - dt.timedelta(days=1), today, instance)
+    result = run_sync(env.settings, today - dt.timedelta(days=1), today, instance, tags=tags)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return result
 
@@ -81,7 +88,7 @@ def test_unreadable_updated_is_set_aside_and_the_rest_delivered(
     sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance
 ) -> None:
     env = sandbox_env(freshbooks=SMALL)
-    bad = _record_on(env, "invoices", env.freshbooks.now().date())
+    bad = _record_on(env, "invoices", _yesterday(env))
     env.freshbooks.corrupt("invoices", bad["id"], {"updated": "last Tuesday"})
 
     _sync_today(env, dagster_instance)
@@ -103,7 +110,7 @@ def test_non_integer_vis_state_is_set_aside_and_the_rest_delivered(
     sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance
 ) -> None:
     env = sandbox_env(freshbooks=SMALL)
-    bad = _record_on(env, "invoices", env.freshbooks.now().date())
+    bad = _record_on(env, "invoices", _yesterday(env))
     env.freshbooks.corrupt("invoices", bad["id"], {"vis_state": "archived"})
 
     _sync_today(env, dagster_instance)
@@ -111,7 +118,7 @@ def test_non_integer_vis_state_is_set_aside_and_the_rest_delivered(
     entry = _entry(env, "extract", f"freshbooks:invoice:{bad['id']}")
     assert (entry.reason_code, entry.field, entry.value) == ("bad_field", "vis_state", "archived")
     assert f"invoice {bad['id']}" in entry.reason and "vis_state" in entry.reason
-    assert entry.partition_date == env.freshbooks.now().date()  # its updated still places it
+    assert entry.partition_date == _yesterday(env)  # its updated still places it
     assert str(bad["id"]) not in _snapshot_ids(env, "invoice")
     _assert_others_delivered(env, at_least=5)
 
@@ -120,7 +127,7 @@ def test_list_element_that_is_not_an_object_is_set_aside_and_the_rest_delivered(
     sandbox_env: Callable[..., SandboxEnv], dagster_instance: dg.DagsterInstance
 ) -> None:
     env = sandbox_env(freshbooks=SMALL)
-    bad = _record_on(env, "invoices", env.freshbooks.now().date())
+    bad = _record_on(env, "invoices", _yesterday(env))
     env.freshbooks.corrupt("invoices", bad["id"], replace="<invoice/>", replaced=True)
 
     _sync_today(env, dagster_instance)
@@ -214,12 +221,13 @@ def test_retrying_a_fixed_record_stores_it_and_resolves_its_entry(
 ) -> None:
     env = sandbox_env(freshbooks={**SMALL, "days": 6})
     fb = env.freshbooks
-    # A bill changed days before the window: bills are scanned in full, so today's run sees it anyway.
+    # A bill changed days before the window: the full scan (the nightly run's, here asked for by its tag) reads
+    # every bill, so it sees it anyway.
     old = _record_on(env, "bills", fb.now().date() - dt.timedelta(days=2), before=True)
     key = f"freshbooks:bill:{old['id']}"
     fb.corrupt("bills", old["id"], {"updated_at": "2024-13-45 99:00:00", "created_at": None})
 
-    _sync_today(env, dagster_instance)
+    _sync_today(env, dagster_instance, {SCAN_TAG: "full"})
     entry = _entry(env, "extract", key)
     assert entry.field == "updated_at" and entry.partition_date is None
 

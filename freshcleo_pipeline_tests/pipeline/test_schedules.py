@@ -10,6 +10,7 @@ import pytest
 from dagster._utils.schedules import has_out_of_range_cron_interval, schedule_execution_time_iterator
 
 from freshcleo_pipeline.definitions import defs
+from freshcleo_pipeline.defs.common import SCAN_TAG, scan_of
 from freshcleo_pipeline.defs.jobs import inbound_job, sync_job
 from freshcleo_pipeline.defs.partitions import daily_partitions
 from freshcleo_pipeline.defs.schedules import (
@@ -22,13 +23,27 @@ from freshcleo_pipeline.defs.schedules import (
 )
 
 
-def _partitions(name: str, moment: dt.datetime) -> list[str | None]:
+def _requests(name: str, moment: dt.datetime) -> list[dg.RunRequest]:
     location = defs()
     schedule = location.resolve_schedule_def(name)
     with dg.build_schedule_context(scheduled_execution_time=moment,
                                    repository_def=location.get_repository_def()) as context:
         result = schedule.evaluate_tick(context)
-    return [request.partition_key for request in result.run_requests or []]
+    return list(result.run_requests or [])
+
+
+def _partitions(name: str, moment: dt.datetime) -> list[str | None]:
+    return [request.partition_key for request in _requests(name, moment)]
+
+
+def test_only_the_nightly_pass_asks_for_the_full_scan() -> None:
+    [nightly] = _requests("finalize_yesterday_schedule", dt.datetime(2026, 3, 9, 2, 15, tzinfo=dt.UTC))
+    [poll] = _requests("poll_today_schedule", dt.datetime(2026, 3, 8, 23, 45, tzinfo=dt.UTC))
+    assert scan_of(nightly.tags) is True
+    assert scan_of(poll.tags) is None  # extraction decides: incremental for today and yesterday
+    assert scan_of({SCAN_TAG: "incremental"}) is False
+    with pytest.raises(ValueError, match="freshcleo/scan: got 'everything'"):
+        scan_of({SCAN_TAG: "everything"})
 
 
 def test_polling_targets_today_and_the_nightly_pass_yesterday() -> None:

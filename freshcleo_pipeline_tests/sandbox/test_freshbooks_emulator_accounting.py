@@ -184,6 +184,30 @@ def test_bills_ignore_updated_filters(api: Api) -> None:
 
 # ---- visibility ----
 
+def test_sort_orders_by_id_or_update_stamp_and_other_sorts_are_ignored(api: Api) -> None:
+    def ids(path: str, key: str, **params: Any) -> list[int]:
+        return [int(d["id"]) for d in api.all(path, key, **params)]
+
+    plain = ids("bills/bills", "bills")
+    assert plain == sorted(plain)  # ascending id by default
+    assert ids("bills/bills", "bills", sort="id_desc") == plain[::-1]
+    newest = api.all("bills/bills", "bills", sort="updated_at_desc")
+    stamps = [b["updated_at"] for b in newest]
+    assert stamps == sorted(stamps, reverse=True) and stamps != sorted(stamps)
+    invoices = api.all("invoices/invoices", "invoices", sort="updated_asc")
+    assert [i["updated"] for i in invoices] == sorted(i["updated"] for i in invoices)
+    assert ids("bills/bills", "bills", sort="vendor_name_desc") == plain  # not a sortable field: ignored
+    assert ids("bill_payments/bill_payments", "bill_payments", sort="updated_desc") == sorted(
+        ids("bill_payments/bill_payments", "bill_payments"))  # bill payments have no update stamp
+
+
+def test_a_server_that_ignores_sort_is_available(freshbooks_emulator_factory: Factory, freshbooks_tokens: Tokens
+                                                 ) -> None:
+    api = make_api(freshbooks_emulator_factory(seed=4, invoices=40, sort_honoured=False), freshbooks_tokens)
+    plain = [int(b["id"]) for b in api.all("bills/bills", "bills")]
+    assert [int(b["id"]) for b in api.all("bills/bills", "bills", sort="updated_at_desc")] == plain
+
+
 def test_deleted_documents_are_hidden_unless_asked_and_archived_are_listed(api: Api,
                                                                            freshbooks_emulator: FreshBooksEmulator
                                                                            ) -> None:

@@ -140,4 +140,4 @@ def test_the_sensor_is_loaded_stopped_and_targets_the_sync_job() -> None:
     sensor = defs().resolve_sensor_def("webhook_inbox_sensor")
     assert sensor.job_name == "sync_job"
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
-    assert sensor.minimum_interval_seconds == 30
+    assert sensor.minimum_interval_seconds == 5

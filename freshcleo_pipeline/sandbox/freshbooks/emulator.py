@@ -33,7 +33,12 @@ lenient reading fails here):
 | Invoice filters (6.3)                           | updated_min/_max, date_min/_max, customerid(s), statusids[], |
 |                                                 | invoice_number, currency_code; unknown filters ignored      |
 | Bills / bill payments / vendors ``updated``     | no updated filter honoured (ignored)                        |
-| Sorting (8)                                     | always ascending id; ``sort`` ignored                        |
+| Sorting (8)                                     | ``sort=<field>_asc`` or ``_desc`` on the id or update stamp  |
+|                                                 | (``updated``/``updated_at``); ascending id by default and    |
+|                                                 | for other fields; ``sort_honoured=False`` ignores ``sort``   |
+|                                                 | entirely, as a server might: the syntax is [sdk], the        |
+|                                                 | sortable fields are not confirmed, so the client verifies   |
+|                                                 | the order it is served and never depends on it              |
 | Lines without ``include[]=lines`` (7)           | the ``lines`` key is absent                                 |
 | Bill lines (7)                                  | always present; ``include[]=vendor`` embeds the vendor       |
 | Client balance includes, payment includes (7)  | not served (ignored)                                        |
@@ -124,8 +129,9 @@ class FreshBooksEmulator(Emulator):
                  client_secret: str = SANDBOX_FRESHBOOKS_CLIENT_SECRET, webhook_delay: float = 1.0,
                  webhook_retries: int = 0, account_id: str = "hSc7Qw", business_id: int = 77001,
                  business_uuid: str | None = None, identity_id: int = 2001, user_id: int = 1,
-                 anchor: dt.datetime | None = None) -> None:
+                 anchor: dt.datetime | None = None, sort_honoured: bool = True) -> None:
         super().__init__(seed=seed)
+        self.sort_honoured = sort_honoured
         self._clock = clock or _utc_now
         self._offset = dt.timedelta()
         # The instant the generated history ends at. Every generated date and ``updated`` stamp is placed
@@ -424,7 +430,7 @@ class FreshBooksEmulator(Emulator):
 
     def _list(self, spec: Kind, request: Request) -> Response:
         page, per_page = listing.paging(request.query)
-        query = listing.query(spec.name, request.query)
+        query = listing.query(spec.name, request.query, sortable=self.sort_honoured)
         docs, total = self.store.page(spec.name, query, page, per_page, listing.includes(request.query))
         pages = -(-total // per_page)
         return Response.json(200, {"response": {"result": {spec.name: docs, "page": page, "pages": pages,

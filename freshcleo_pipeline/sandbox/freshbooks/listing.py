@@ -2,12 +2,14 @@
 
 Owns FreshBooks' paging rules (per_page silently capped at 100, page 0 read as 1, bad values → errno
 1013/1014) and which filters each kind honours; unknown filters are ignored, as the real API does with
-unsupported ones. Day filters are US/Eastern, ``_min`` inclusive and ``_max`` exclusive.
+unsupported ones. Day filters are US/Eastern, ``_min`` inclusive and ``_max`` exclusive. ``sort`` orders by the id
+or the update timestamp, ascending or descending (ascending id when absent or not understood).
 """
 
 from __future__ import annotations
 
 from freshcleo_pipeline.sandbox.freshbooks import times
+from freshcleo_pipeline.sandbox.freshbooks.kinds import KINDS, Kind
 from freshcleo_pipeline.sandbox.freshbooks.store import Query
 from freshcleo_pipeline.sandbox.freshbooks.writes import FieldError
 
@@ -73,7 +75,21 @@ def _day(name: str, value: str) -> int:
     return times.eastern_midnight_us(day)
 
 
-def query(kind: str, params: Params) -> Query:
+def order(spec: Kind, params: Params) -> tuple[str, bool] | None:
+    """``sort=<field>_asc|_desc`` on the id or the record's update timestamp; any other sort is ignored, as
+    unknown parameters are (the sortable fields of the real API are unconfirmed)."""
+    raw = (params.get("sort") or [""])[0]
+    name, _, direction = raw.rpartition("_")
+    if direction not in ("asc", "desc"):
+        return None
+    if name in ("id", spec.id_field):
+        return "id", direction == "desc"
+    if spec.stamp is not None and name == spec.stamp:
+        return "stamp", direction == "desc"
+    return None
+
+
+def query(kind: str, params: Params, *, sortable: bool = True) -> Query:
     vis = frozenset({0, 2})
     raw_vis = _search(params, "vis_state")
     if raw_vis is not None:
@@ -110,4 +126,4 @@ def query(kind: str, params: Params) -> Query:
         value = _search(params, name)
         if value is not None:
             predicates.append((target, "like", (value,)))
-    return Query(vis, lo, hi, tuple(predicates))
+    return Query(vis, lo, hi, tuple(predicates), order(KINDS[kind], params) if sortable else None)

@@ -68,6 +68,7 @@ class Query:
     updated_min_us: int | None = None
     updated_max_us: int | None = None
     predicates: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (field, op, values) on rendered docs
+    order: tuple[str, bool] | None = None  # ("id" | "stamp", descending); None: ascending id
 
     def accepts(self, doc: Record) -> bool:
         for name, op, values in self.predicates:
@@ -185,7 +186,7 @@ class Store:
             return None if pos is None else self.render(kind, pos, includes)
 
     def select(self, kind: str, query: Query) -> list[int]:
-        """Positions matching ``query``, ascending id (the emulator's default order)."""
+        """Positions matching ``query``, in its order (ascending id by default)."""
         with self.lock:
             key = (kind, query)
             cached = self._cache.get(key)
@@ -199,6 +200,13 @@ class Store:
                          if v in allowed and lo <= s < hi]
             if query.predicates:
                 positions = [p for p in positions if query.accepts(self._render(kind, p, frozenset()))]
+            if query.order is not None:
+                by, descending = query.order
+                if by == "stamp":
+                    stamps = coll.stamps
+                    positions.sort(key=lambda p: (stamps[p], p), reverse=descending)
+                elif descending:
+                    positions.reverse()
             if len(self._cache) >= self._CACHE_SIZE:
                 self._cache.clear()
             self._cache[key] = positions

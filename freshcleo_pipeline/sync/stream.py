@@ -1,0 +1,197 @@
+"""Streamed stages: routing and rendering follow extraction as its pages are stored, so a run at the FreshBooks
+request budget ends shortly after its last page does, instead of starting its CPU work only then.
+
+The extract step makes a ``Downstream`` for the run's days when the run also materializes the normalized and EDI
+assets. Once ``FRESHCLEO_STREAM_AFTER_PAGES`` pages are stored (5; 0 turns it off), a process of its own (the
+interpreter lock would make a thread wait for extraction's parsing) routes the days' undecided versions, plans
+their outbox rows and renders whole interchanges only (``MAX_SETS`` sets each), a pass per burst of stored
+pages, with the same idempotent stage functions the later steps call, under the same run id and ledger. The
+later steps then do what is left (the last, partial file of each partner and set, anything the process had no
+time for) and report the run's figures, the streamed work included (``carried``; the steps of ``sync_job`` run
+in one process, which holds what the streaming process handed back).
+
+What it must not do: call FreshBooks or Cleo (delivery keeps its own step, pool and blocking check), or fail the
+run. An error in it stops the streaming and is logged; the later steps redo the work from the ledger, as a retry
+does. Pages are announced only after their parents are stored, so a payment is never routed before its invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from freshcleo_pipeline.ledger import open_ledger
+from freshcleo_pipeline.partners import PartnerDirectory
+from freshcleo_pipeline.settings import Settings
+from freshcleo_pipeline.sync.context import SyncContext
+from freshcleo_pipeline.sync.render import RenderSummary, plan, render_pending
+from freshcleo_pipeline.sync.route import route
+
+#: A pass reads every version of the run's days, whatever it finds to do, so passes are this far apart at least,
+#: and as far apart as the last one took: the reading costs a bounded share of the run, not one read per page.
+MIN_PASS_SECONDS = 5.0
+PASS_SPACING = 1.0
+#: How long the end of extraction waits for the pass under way to finish before it leaves the rest to the later
+#: steps (a pass renders at most what is pending; far less than this).
+CLOSE_TIMEOUT_SECONDS = 900.0
+_PAGE, _CLOSE = "page", "close"
+
+
+@dataclass
+class Carried:
+    """What the streaming thread did in a run, for the later steps' run figures."""
+
+    quarantined: Counter[str] = field(default_factory=Counter)  # kind → documents the thread set aside
+    render: RenderSummary = field(default_factory=RenderSummary)
+    passes: int = 0
+    error: str | None = None
+
+
+_carried: dict[str, Carried] = {}
+_carried_lock = threading.Lock()
+
+
+def carried(run_id: str | None, *, take: bool = False) -> Carried:
+    """The streaming thread's work in this run (empty when it did not stream, or ran in another process);
+    ``take`` forgets it (the run's last reader)."""
+    with _carried_lock:
+        found = _carried.pop(run_id or "", None) if take else _carried.get(run_id or "")
+    return found if found is not None else Carried()
+
+
+class Downstream:
+    """Routes and renders a run's days while extraction goes on (module docstring), in a process of its own
+    started once ``FRESHCLEO_STREAM_AFTER_PAGES`` pages are stored: a small run never starts it."""
+
+    def __init__(self, ctx: SyncContext, days: list[dt.date], account_id: Callable[[], str]) -> None:
+        self._ctx, self._days, self._account_of = ctx, days, account_id
+        self._after = ctx.settings.stream_after_pages
+        self._pages = 0
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self.work = Carried()
+
+    def page_stored(self) -> None:
+        self._pages += 1
+        if self._process is None and self._after and self._pages >= self._after:
+            self._start()
+        if self._conn is not None:
+            try:
+                self._conn.send(_PAGE)
+            except OSError:  # the worker is gone; it said why, or close() will
+                self._conn = None
+
+    def _start(self) -> None:
+        try:
+            account_id = self._account_of()
+        except Exception as exc:  # noqa: BLE001  extraction names the problem itself
+            self.work.error = f"{type(exc).__name__}: {exc}"
+            self._after = 0
+            return
+        mp = multiprocessing.get_context("spawn")
+        ours, theirs = mp.Pipe()
+        job = Job(settings=self._ctx.settings, ledger_url=self._ctx.ledger.url.render_as_string(hide_password=False),
+                  partners=self._ctx.partners, run_id=self._ctx.run_id, days=self._days, account_id=account_id)
+        self._process = mp.Process(target=_serve, args=(job, theirs), name="freshcleo-downstream", daemon=True)
+        self._process.start()
+        theirs.close()
+        self._conn = ours
+
+    def close(self) -> Carried:
+        """Stop after the pass under way and hand the work over to the later steps of the run."""
+        if self._process is None:
+            return self.work
+        try:
+            if self._conn is None:
+                raise EOFError
+            self._conn.send(_CLOSE)
+            if not self._conn.poll(CLOSE_TIMEOUT_SECONDS):
+                raise TimeoutError(f"no answer in {CLOSE_TIMEOUT_SECONDS} s")
+            self.work = self._conn.recv()
+        except (EOFError, OSError, TimeoutError) as exc:
+            self.work.error = f"the streaming process ended without its figures ({type(exc).__name__}: {exc})"
+            self._ctx.log.warning("%s; the later steps do the rest", self.work.error)
+        finally:
+            self._process.join(5)
+            if self._process.is_alive():
+                self._process.terminate()
+        if self.work.error:
+            self._ctx.log.warning("streamed routing and rendering stopped early: %s", self.work.error)
+        if self._ctx.run_id is not None and self.work.passes:
+            with _carried_lock:
+                _carried[self._ctx.run_id] = self.work
+        return self.work
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the streaming process needs to act as the run's own stages (picklable)."""
+
+    settings: Settings
+    ledger_url: str
+    partners: PartnerDirectory
+    run_id: str | None
+    days: list[dt.date]
+    account_id: str
+
+
+def _no_api() -> Any:
+    raise RuntimeError("the streaming process routes and renders only; it calls neither FreshBooks nor Cleo")
+
+
+def _serve(job: Job, conn: Connection) -> None:
+    """The streaming process: a pass per burst of stored pages, until told to close; then its figures back."""
+    log = logging.getLogger("freshcleo.sync.stream")
+    work = Carried()
+    ledger = open_ledger(job.ledger_url, upgrade=False)
+    ctx = SyncContext(settings=job.settings, ledger=ledger, partners=job.partners, freshbooks=_no_api,
+                      cleo=_no_api, run_id=job.run_id, log=log)
+    next_pass = 0.0
+    try:
+        while not _closing(conn, block=True):
+            if work.error is not None:
+                continue
+            # Pages stored while the last pass ran, or within the spacing, make one pass.
+            wait = next_pass - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+                if _closing(conn, block=False):
+                    break
+            began = time.monotonic()
+            try:
+                _pass(ctx, job, work)
+            except Exception as exc:  # noqa: BLE001  the later steps redo it from the ledger
+                work.error = f"{type(exc).__name__}: {exc}"
+                log.warning("streamed routing and rendering stopped (the later steps do the rest): %s", work.error)
+            ended = time.monotonic()
+            next_pass = ended + max(MIN_PASS_SECONDS, PASS_SPACING * (ended - began))
+        conn.send(work)
+    except (EOFError, OSError):
+        pass  # the run's process is gone: nothing to hand over
+    finally:
+        ledger.dispose()
+
+
+def _closing(conn: Connection, *, block: bool) -> bool:
+    """Read every message waiting (waiting for one when ``block``): whether one of them says close."""
+    messages = [conn.recv()] if block else []
+    while conn.poll():
+        messages.append(conn.recv())
+    return _CLOSE in messages
+
+
+def _pass(ctx: SyncContext, job: Job, work: Carried) -> None:
+    routed = route(ctx, job.days, job.account_id)
+    work.quarantined.update(routed.quarantined)
+    plan(ctx, job.days, job.account_id, work.render)
+    render_pending(ctx, work.render, whole_files_only=True)
+    work.passes += 1
