@@ -1,11 +1,12 @@
 """Stage 1: read FreshBooks documents changed in the partition window and store their raw versions.
 
-A poll costs what the day changed. A run whose window holds today or yesterday (the polls, a webhook's run)
-reads **incrementally**: invoices, payments and bills newest first by their update stamp, stopping at the first
+A poll costs what the day changed. A run of today or yesterday (the polls, a webhook's run) reads
+**incrementally**: invoices, payments and bills newest first by their update stamp, stopping at the first
 page that reaches back before the window (invoices and payments also through their day filters); bill payments
 newest id first, stopping at the highest id the ledger holds; reference data (clients, vendors, items) changed
 since the day before the window. Payment parents the ledger lacks are fetched a hundred per request. The
-**full scan** belongs to the nightly finalize run (``full_scan=True``) and to runs of older days: every bill
+**full scan** belongs to the nightly finalize run (``full_scan=True``) and to runs reaching further back
+(backfills): every bill
 and bill payment, the day-filtered invoices and payments without the early stop, all reference data, each list
 checked against its ``total``. It finds what an incremental poll cannot: an edit of an older bill payment (no
 timestamp, same id), or anything a server that sorts differently would have hidden (the client checks the
@@ -126,8 +127,10 @@ def reject_of(kind: str, raw: dict[str, Any], error: Exception, observed: dt.dat
 
 def full_scan_due(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> bool:
     """Whether a run of the window [start, end) reads in full when nobody says: only runs of today and
-    yesterday (the polls, a webhook's run) read incrementally; older days are backfills."""
-    return not start <= now < end + ONE_DAY
+    yesterday (the polls, a webhook's run) read incrementally; a window reaching further back is a backfill,
+    which wants every bill payment of its days, not only those newer than the ledger's newest."""
+    today = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+    return start < today - ONE_DAY or now >= end + ONE_DAY
 
 
 def extract(

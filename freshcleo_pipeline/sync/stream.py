@@ -55,6 +55,17 @@ class Carried:
     passes: int = 0
     error: str | None = None
 
+    def merged(self, later: Carried) -> Carried:
+        a, b = self.render, later.render
+        render = RenderSummary(
+            enqueued=a.enqueued + b.enqueued, ignored=a.ignored + b.ignored, flagged=a.flagged + b.flagged,
+            interchanges=[*a.interchanges, *b.interchanges],
+            invalid_interchanges=a.invalid_interchanges + b.invalid_interchanges,
+            guide_unmet=a.guide_unmet + b.guide_unmet, unmappable=a.unmappable + b.unmappable,
+            adjustments=a.adjustments + b.adjustments)
+        return Carried(self.quarantined + later.quarantined, render, self.passes + later.passes,
+                       later.error or self.error)
+
 
 _carried: dict[str, Carried] = {}
 _carried_lock = threading.Lock()
@@ -128,7 +139,8 @@ class Downstream:
             self._ctx.log.warning("streamed routing and rendering stopped early: %s", self.work.error)
         if self._ctx.run_id is not None and self.work.passes:
             with _carried_lock:
-                _carried[self._ctx.run_id] = self.work
+                earlier = _carried.get(self._ctx.run_id)  # a retried extract step streamed before
+                _carried[self._ctx.run_id] = self.work if earlier is None else earlier.merged(self.work)
         return self.work
 
 

@@ -77,7 +77,9 @@ def test_only_runs_of_today_and_yesterday_read_incrementally() -> None:
     assert not full_scan_due(today, today + day, now)
     assert not full_scan_due(today - day, today, now)
     assert full_scan_due(today - 2 * day, today - day, now)
-    assert not full_scan_due(today - 30 * day, today + day, now)  # a range that holds today
+    assert not full_scan_due(today - day, today + day, now)
+    assert full_scan_due(today - 30 * day, today + day, now)  # a backfill up to today wants every bill payment
+    assert not full_scan_due(today - day, today, today + dt.timedelta(hours=2))  # yesterday, just after midnight
 
 
 def test_a_poll_costs_the_pages_the_day_changed(polled: SandboxEnv) -> None:
