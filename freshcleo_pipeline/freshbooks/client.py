@@ -483,7 +483,7 @@ class FreshBooksClient:
         """:meth:`newest_pages` gathered."""
         return _gather(kind, self.newest_pages(kind, by=by, until=until, deleted=deleted, search=search))
 
-    def updated_pages(self, kind: str, start: dt.datetime, end: dt.datetime, *, include_deleted: bool = True,
+    def window_pages(self, kind: str, start: dt.datetime, end: dt.datetime, *, include_deleted: bool = True,
                       newest_first: bool = False) -> Iterator[Listing]:
         """Records of ``kind`` whose last change falls in the UTC window [start, end), deleted ones included, a
         page at a time (a record may come twice when the list moved while it was read).
@@ -519,8 +519,8 @@ class FreshBooksClient:
 
     def scan_updated(self, kind: str, start: dt.datetime, end: dt.datetime, *,
                      include_deleted: bool = True, newest_first: bool = False) -> Listing:
-        """:meth:`updated_pages` gathered: the window's records at once, each once."""
-        return _gather(kind, self.updated_pages(kind, start, end, include_deleted=include_deleted,
+        """:meth:`window_pages` gathered: the window's records at once, each once."""
+        return _gather(kind, self.window_pages(kind, start, end, include_deleted=include_deleted,
                                                 newest_first=newest_first))
 
     def list_all(self, kind: str, *, deleted: bool = False,

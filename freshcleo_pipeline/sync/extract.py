@@ -254,7 +254,7 @@ def observation(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> dt.da
 def _fetch(ctx: SyncContext, client: FreshBooksClient, kind: DocumentKind, start: dt.datetime, end: dt.datetime,
            *, full: bool) -> Iterator[Listing]:
     if kind is not DocumentKind.BILL_PAYMENT:
-        yield from client.updated_pages(LISTING[kind], start, end, newest_first=not full)
+        yield from client.window_pages(LISTING[kind], start, end, newest_first=not full)
         return
     above = None
     if not full:

@@ -52,15 +52,18 @@ def _entries(env: SandboxEnv, stage: str) -> list[quarantine.Entry]:
 def test_a_record_fixed_in_freshbooks_is_delivered_by_retry(
         sandbox_env: Callable[..., SandboxEnv], cli: Callable[..., tuple[int, str]]) -> None:
     env = sandbox_env(freshbooks={"seed": 31, "invoices": 40, "days": 1, "webhook_delay": 0.0})
-    today = dt.datetime.now(dt.UTC).date()
     coll = env.freshbooks.store.collections["invoices"]
-    generated = [env.freshbooks.get("invoices", coll.base_id + pos) for pos in range(coll.generated)]
-    bad = next(i for i in generated if i is not None and i.get("organization") == "Acme Retail Stores"
-               and i.get("vis_state") == 0 and str(i.get("status")) != "1" and str(i.get("updated", "")).startswith(
-                   env.freshbooks.now().strftime("%Y-%m-%d")))
+    # The latest partner invoice sent, whatever the hour: its UTC day (today, or yesterday just after midnight)
+    # is the partition synced.
+    pos = max((p for p in range(coll.generated) if coll.vis[p] == 0), key=lambda p: (
+        (i := env.freshbooks.get("invoices", coll.base_id + p)) is not None
+        and i.get("organization") == "Acme Retail Stores" and str(i.get("status")) != "1", coll.stamps[p]))
+    bad = env.freshbooks.get("invoices", coll.base_id + pos)
+    assert bad is not None and bad["organization"] == "Acme Retail Stores"
+    today = dt.datetime.fromtimestamp(coll.stamps[pos] / 1_000_000, dt.UTC).date()
     env.freshbooks.corrupt("invoices", bad["id"], {"vis_state": "archived"})
 
-    code, output = cli(env, "sync")
+    code, output = cli(env, "sync", "--day", today.isoformat())
     assert code == 0, output
     (entry,) = _entries(env, "extract")
     assert (entry.state, entry.field, entry.value) == ("open", "vis_state", "archived")
