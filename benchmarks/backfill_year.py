@@ -25,15 +25,12 @@ import argparse
 import cProfile
 import datetime as dt
 import re
-import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pipeline_day import Sandbox, document_counts, peak_rss_mb, pipeline, sandbox, table
+from benchmarks.pipeline_day import document_counts, peak_rss_mb, pipeline, sandbox, table
 
 DOCUMENTS_PER_INVOICE = 2.1
 # Expanded IN lists and VALUES rows differ in length run to run; one statement is one shape of SQL.
@@ -88,32 +85,6 @@ class StatementTimes:
         return sorted(rows, key=lambda r: r[1] - r[2])[:limit]
 
 
-@contextmanager
-def _pipeline(box: Sandbox, ledger_url: str | None) -> Iterator[tuple[Any, Any, Any]]:
-    """``pipeline_day.pipeline``, on the ledger database given when there is one."""
-    if ledger_url is None:
-        with pipeline(box) as out:
-            yield out
-        return
-    import dagster as dg
-
-    from freshcleo_pipeline.freshbooks.oauth import sandbox_auto_connect
-    from freshcleo_pipeline.ledger import open_ledger
-    from freshcleo_pipeline.settings import load_settings
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            FRESHCLEO_MODE="sandbox", FRESHCLEO_DATA_DIR=str(Path(tmp) / "data"), FRESHCLEO_LEDGER_URL=ledger_url,
-            FRESHBOOKS_API_URL=box.freshbooks_url, FRESHBOOKS_AUTH_URL=box.freshbooks_url, CLEO_API_URL=box.cleo_url,
-            FRESHBOOKS_REQUESTS_PER_SECOND=1e9)
-        ledger = open_ledger(settings.resolved_ledger_url())
-        sandbox_auto_connect(settings, ledger)
-        (Path(tmp) / "dagster").mkdir()
-        with dg.instance_for_test(temp_dir=str(Path(tmp) / "dagster")) as instance:
-            yield settings, ledger, instance
-        ledger.dispose()
-
-
 def _documents_in(ledger: Any, days: list[dt.date]) -> int:
     from sqlalchemy import func, select
 
@@ -152,7 +123,7 @@ def main() -> None:
 
     invoices = round(args.documents / DOCUMENTS_PER_INVOICE)
     with sandbox(seed=args.seed, invoices=invoices, days=365, webhook_delay=0.0) as box:
-        with _pipeline(box, args.ledger_url) as (settings, ledger, instance):
+        with pipeline(box, ledger_url=args.ledger_url) as (settings, ledger, instance):
             times = StatementTimes(str(ledger.engine.url))
             times.listen()
             today = dt.datetime.now(dt.UTC).date()
