@@ -187,8 +187,9 @@ class Page(Listing):
 
 
 Order = Literal["updated", "id"]
-#: How far a record may come after a newer one and still count as in order. Eastern stamps inside the repeated
-#: November hour are read as its first occurrence, so a correctly sorted list can step back up to an hour.
+#: How far before the window a newest-first reading goes on. Eastern stamps inside the repeated November hour
+#: are read as its first occurrence, so a record of the window can read up to an hour early. (A correctly sorted
+#: list that steps back there fails the order check: that costs one full reading a year, never a record.)
 _ORDER_SLACK: dict[str, float] = {"updated": 3600.0, "id": 0.0}
 
 
@@ -444,10 +445,10 @@ class FreshBooksClient:
         page on which ``until`` first holds for a record.
 
         Which fields FreshBooks sorts by is unconfirmed (reference §8), so the order is checked as the pages
-        arrive: the early stop is taken only while every record so far came in order. A page out of order (a
-        server that ignored ``sort``) makes this a full read of the same selection, checked against ``total``
-        like :meth:`scan_pages`; what comes back is right either way, only the number of requests depends on the
-        server.
+        arrive: the early stop is taken only while every record so far came in order, after at least one step
+        down. A record out of order (a server that ignored ``sort``) makes this a full read of the same
+        selection, checked against ``total`` like :meth:`scan_pages`; what comes back is right either way, only
+        the number of requests depends on the server.
         """
         res = fields_of(kind)
         sort_field = res.updated_field if by == "updated" else "id"
@@ -457,7 +458,9 @@ class FreshBooksClient:
                   *((f"search[{name}]", value) for name, value in (search or {}).items()),
                   ("sort", f"{sort_field}_desc")]
         seen: set[str] = set()
-        ordered, reached = True, False
+        # The early stop needs the order proven: nothing ever newer than what came before it, and at least one
+        # step down (a list of equal stamps, or of one record, proves nothing about the pages after it).
+        ordered, stepped, reached = True, False, False
         previous: float | None = None
         for page in self._pages(res, params):
             seen |= page.seen
@@ -465,15 +468,16 @@ class FreshBooksClient:
                 key = _order_key(kind, by, record)
                 if key is None:
                     continue  # no readable stamp or id: it cannot tell the order either way
-                if previous is not None and key > previous + _ORDER_SLACK[by]:
+                if previous is not None and key > previous:
                     if ordered:
                         log.info("freshbooks %s of account %s not served in %s order: reading the whole list",
                                  kind, self.account_id, sort_field)
                     ordered = False
-                previous = key if previous is None else min(previous, key)
+                stepped = stepped or (previous is not None and key < previous)
+                previous = key
                 reached = reached or until(record)
             yield page
-            if ordered and reached:
+            if ordered and stepped and reached:
                 return
             if page.last and len(seen) != page.total:
                 yield from self.scan_pages(kind, deleted=deleted, search=search)

@@ -40,9 +40,9 @@ from freshcleo_pipeline.sync.route import route
 #: and as far apart as the last one took: the reading costs a bounded share of the run, not one read per page.
 MIN_PASS_SECONDS = 5.0
 PASS_SPACING = 1.0
-#: How long the end of extraction waits for the pass under way to finish before it leaves the rest to the later
-#: steps (a pass renders at most what is pending; far less than this).
-CLOSE_TIMEOUT_SECONDS = 900.0
+#: How long the end of extraction waits for the pass under way before it stops the process (its open transaction
+#: rolls back) and leaves the rest to the later steps, so the FreshBooks pool is not held for a long render.
+CLOSE_TIMEOUT_SECONDS = 120.0
 _PAGE, _CLOSE = "page", "close"
 
 
@@ -52,7 +52,7 @@ class Carried:
 
     quarantined: Counter[str] = field(default_factory=Counter)  # kind → documents the thread set aside
     render: RenderSummary = field(default_factory=RenderSummary)
-    passes: int = 0
+    passes: int = 0  # passes begun
     error: str | None = None
 
     def merged(self, later: Carried) -> Carried:
@@ -102,20 +102,21 @@ class Downstream:
                 self._conn = None
 
     def _start(self) -> None:
+        self._after = 0  # one attempt: a run that cannot stream leaves the work to its later steps
         try:
-            account_id = self._account_of()
-        except Exception as exc:  # noqa: BLE001  extraction names the problem itself
-            self.work.error = f"{type(exc).__name__}: {exc}"
-            self._after = 0
+            job = Job(settings=self._ctx.settings, partners=self._ctx.partners, run_id=self._ctx.run_id,
+                      ledger_url=self._ctx.ledger.url.render_as_string(hide_password=False), days=self._days,
+                      account_id=self._account_of())
+            mp = multiprocessing.get_context("spawn")
+            ours, theirs = mp.Pipe()
+            process = mp.Process(target=_serve, args=(job, theirs), name="freshcleo-downstream", daemon=True)
+            process.start()
+        except Exception as exc:  # noqa: BLE001  streaming is a speed-up: extraction goes on without it
+            self.work.error = f"could not start ({type(exc).__name__}: {exc})"
+            self._ctx.log.warning("streamed routing and rendering off for this run: %s", self.work.error)
             return
-        mp = multiprocessing.get_context("spawn")
-        ours, theirs = mp.Pipe()
-        job = Job(settings=self._ctx.settings, ledger_url=self._ctx.ledger.url.render_as_string(hide_password=False),
-                  partners=self._ctx.partners, run_id=self._ctx.run_id, days=self._days, account_id=account_id)
-        self._process = mp.Process(target=_serve, args=(job, theirs), name="freshcleo-downstream", daemon=True)
-        self._process.start()
         theirs.close()
-        self._conn = ours
+        self._process, self._conn = process, ours
 
     def close(self) -> Carried:
         """Stop after the pass under way and hand the work over to the later steps of the run."""
@@ -130,11 +131,11 @@ class Downstream:
             self.work = self._conn.recv()
         except (EOFError, OSError, TimeoutError) as exc:
             self.work.error = f"the streaming process ended without its figures ({type(exc).__name__}: {exc})"
-            self._ctx.log.warning("%s; the later steps do the rest", self.work.error)
         finally:
             self._process.join(5)
             if self._process.is_alive():
                 self._process.terminate()
+                self._process.join(5)
         if self.work.error:
             self._ctx.log.warning("streamed routing and rendering stopped early: %s", self.work.error)
         if self._ctx.run_id is not None and self.work.passes:
@@ -179,6 +180,7 @@ def _serve(job: Job, conn: Connection) -> None:
                 if _closing(conn, block=False):
                     break
             began = time.monotonic()
+            work.passes += 1  # counted before: a pass that fails may have committed part of its work
             try:
                 _pass(ctx, job, work)
             except Exception as exc:  # noqa: BLE001  the later steps redo it from the ledger
@@ -206,4 +208,3 @@ def _pass(ctx: SyncContext, job: Job, work: Carried) -> None:
     work.quarantined.update(routed.quarantined)
     plan(ctx, job.days, job.account_id, work.render)
     render_pending(ctx, work.render, whole_files_only=True)
-    work.passes += 1

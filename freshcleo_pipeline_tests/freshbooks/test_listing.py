@@ -212,3 +212,25 @@ def test_get_many_reads_a_hundred_per_request_and_the_rest_by_id(
     assert lists == 3  # 253 known + 1 unknown ids: three listing requests of up to a hundred
     assert singles == len(deleted) + 1  # deleted ones (not listed by default) and the unknown one, by id
 
+
+
+@pytest.mark.parametrize("honoured", [True, False])
+def test_a_list_of_equal_stamps_never_stops_the_reading_early(
+        freshbooks_emulator_factory: Callable[..., FreshBooksEmulator], tmp_path: Path, sqlite_ledger: Ledger,
+        honoured: bool) -> None:
+    # 150 bills imported in one instant, then three bills three hours later: a server that ignores sort serves
+    # the 150 first (ascending id), all equal and all before the window; only a proven order may stop there.
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(hours=4)
+    emulator = freshbooks_emulator_factory(invoices=0, bills=0, clock=lambda: moment, sort_honoured=honoured)
+    vendor = emulator.vendor_id_of("Bolt Fasteners Inc.")
+    for _ in range(150):
+        emulator.create_bill(vendorid=vendor, lines=[{"description": "M8 bolts", "quantity": 1, "unit_cost": "4"}])
+    emulator.advance_clock(3 * 3600)
+    late = [emulator.create_bill(vendorid=vendor, lines=[{"description": "M10", "quantity": 1, "unit_cost": "5"}])
+            for _ in range(3)]
+    settings = load_settings(**settings_overrides(emulator, tmp_path))
+    sandbox_auto_connect(settings, sqlite_ledger)
+    start = moment + dt.timedelta(hours=2, minutes=30)
+    with FreshBooksClient.from_settings(settings, sqlite_ledger) as client:
+        window = client.scan_updated("bills", start, start + dt.timedelta(hours=1), newest_first=True).strict()
+    assert ids(window, "bills") == ids(late, "bills")
