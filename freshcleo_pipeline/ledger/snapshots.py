@@ -173,14 +173,14 @@ def load_snapshots(conn: Connection, ids: Sequence[int]) -> list[Snapshot]:
     return [_snapshot(r) for r in rows]
 
 
-def decisions_for_snapshots(conn: Connection, snapshot_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    """snapshot id → (document id, status) for snapshots already normalized."""
-    out: dict[int, tuple[int, str]] = {}
+def decisions_for_snapshots(conn: Connection, snapshot_ids: Sequence[int]) -> dict[int, tuple[int, str, str | None]]:
+    """snapshot id → (document id, status, run that decided it) for snapshots already normalized."""
+    out: dict[int, tuple[int, str, str | None]] = {}
     ids = list(snapshot_ids)
     for start in range(0, len(ids), 500):
-        query = select(documents.c.snapshot_id, documents.c.id, documents.c.status).where(
+        query = select(documents.c.snapshot_id, documents.c.id, documents.c.status, documents.c.run_id).where(
             documents.c.snapshot_id.in_(ids[start:start + 500]))
-        out.update({sid: (did, status) for sid, did, status in conn.execute(query)})
+        out.update({sid: (did, status, run) for sid, did, status, run in conn.execute(query)})
     return out
 
 

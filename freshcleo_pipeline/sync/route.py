@@ -121,7 +121,10 @@ def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummar
         with ctx.ledger.begin() as conn:
             ids = snapshots.latest_ids_in_partitions(conn, kind.value, account_id, days)
             decided = snapshots.decisions_for_snapshots(conn, ids)
-            final = {sid: did for sid, (did, status) in decided.items() if status not in REDECIDED}
+            # Unrouted and invalid versions are decided again, but once per run: a run routes its days more than
+            # once when it streams (sync.stream), with the same partners.yaml.
+            final = {sid: did for sid, (did, status, run) in decided.items()
+                     if status not in REDECIDED or (ctx.run_id is not None and run == ctx.run_id)}
             for k, status, partner in snapshots.status_counts(conn, list(final.values())):
                 summary.statuses[(k, status)] += 1
                 if partner:
@@ -136,7 +139,7 @@ def route(ctx: SyncContext, days: list[dt.date], account_id: str) -> RouteSummar
 
 def _route_chunk(ctx: SyncContext, kind: DocumentKind, account_id: str, company: Party,
                  reference: dict[str, list[dict[str, Any]]], ids: list[int],
-                 decided: dict[int, tuple[int, str]], summary: RouteSummary, ours: OurBills) -> None:
+                 decided: dict[int, tuple[int, str, str | None]], summary: RouteSummary, ours: OurBills) -> None:
     with ctx.ledger.begin() as conn:
         chunk = snapshots.load_snapshots(conn, ids)
         invoice_ids = sorted({str(s.payload.get("invoiceid")) for s in chunk if kind is DocumentKind.PAYMENT})
