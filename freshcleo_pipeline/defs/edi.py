@@ -50,7 +50,7 @@ from freshcleo_pipeline.x12.validator import validate_interchange
 )
 def edi_interchanges(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     days = run_days(context)
-    # What the streaming thread of the extract step already planned and rendered in this run counts as this step's.
+    # What the extract step's streaming process already planned and rendered in this run counts as this step's.
     summary = carried(context.run.run_id, take=True).render
     with pipeline.open(context) as ctx:
         plan(ctx, days, pipeline.account_id(ctx), summary)

@@ -4,9 +4,9 @@ Each partition's metadata counts the versions this run stored under that day (``
 ``deleted/<kind>`` are deletions) and the records it set aside that belong to the day; the days of a run add up
 to the run's. The listing sizes (over-fetched a day each side), reference data, versions filed under days outside
 the run (a payment's parent invoice) and quarantine retries are the run's, in its ``run`` entry, with ``scan``:
-``incremental`` for a poll of today or yesterday, ``full`` for the nightly finalize run and older days. When the
-run also materializes the normalized and EDI assets, routing and rendering follow the stored pages in a thread
-of this step (``sync.stream``); ``streamed_passes`` says how often it caught up.
+``incremental`` for a poll of today or yesterday, ``full`` for the nightly finalize run and backfills. When the
+run also materializes the normalized and EDI assets, routing and rendering follow the stored pages in a process
+this step starts (``sync.stream``); ``streamed_passes`` says how many passes it began.
 """
 
 import datetime as dt

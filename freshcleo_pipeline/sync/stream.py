@@ -48,7 +48,7 @@ _PAGE, _CLOSE = "page", "close"
 
 @dataclass
 class Carried:
-    """What the streaming thread did in a run, for the later steps' run figures."""
+    """What the streaming process did in a run, for the later steps' run figures."""
 
     quarantined: Counter[str] = field(default_factory=Counter)  # kind → documents the thread set aside
     render: RenderSummary = field(default_factory=RenderSummary)
@@ -72,7 +72,7 @@ _carried_lock = threading.Lock()
 
 
 def carried(run_id: str | None, *, take: bool = False) -> Carried:
-    """The streaming thread's work in this run (empty when it did not stream, or ran in another process);
+    """The streaming process's work in this run (empty when it did not stream, or the steps ran in other processes);
     ``take`` forgets it (the run's last reader)."""
     with _carried_lock:
         found = _carried.pop(run_id or "", None) if take else _carried.get(run_id or "")
