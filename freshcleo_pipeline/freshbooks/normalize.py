@@ -176,6 +176,10 @@ class NormalizeContext:
     # normalizing one document both read it, and validation is most of what either costs.
     _documents: dict[tuple[type[BaseModel], int], tuple[RawObject, Any]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
+    # SKUs by line name: the same few items are named on most lines.
+    _skus: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Versions the caller already holds, by the identity of the raw object (kept, as for ``_documents``).
+    _versions: dict[int, tuple[RawObject, str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -230,6 +234,17 @@ class NormalizeContext:
         self._documents[slot] = (raw, parsed)
         return parsed
 
+    def stored_version(self, raw: RawObject, version: str) -> None:
+        """Say that ``raw`` was stored as ``version`` (a snapshot's version, from :func:`source_version` when it
+        was extracted): the document names that version instead of hashing the payload once more."""
+        self._versions[id(raw)] = (raw, version)
+
+    def version_of(self, kind: DocumentKind, raw: RawObject) -> str:
+        hit = self._versions.get(id(raw))
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        return source_version(kind, raw)
+
     def client(self, client_id: str | None) -> schemas.Client | None:
         return self._lookup(schemas.Client, "client", self.clients_by_id, client_id)
 
@@ -243,10 +258,13 @@ class NormalizeContext:
         return self._lookup(schemas.Bill, "bill", self.bills_by_id, bill_id)
 
     def sku(self, line_name: str) -> str:
-        key = item_key(line_name)
-        table = self.items_by_name
-        item = self._lookup(schemas.Item, "item", table, key if key in table else line_name)
-        return item.sku.strip() if item is not None else ""
+        found = self._skus.get(line_name)
+        if found is None:
+            key = item_key(line_name)
+            table = self.items_by_name
+            item = self._lookup(schemas.Item, "item", table, key if key in table else line_name)
+            found = self._skus[line_name] = item.sku.strip() if item is not None else ""
+        return found
 
 
 def party_from_company(company: Company) -> Party:
@@ -357,7 +375,7 @@ def _client_party(client: schemas.Client) -> Party:
 def _source(kind: DocumentKind, raw: RawObject, ctx: NormalizeContext, source_id: str,
             when: dt.datetime) -> SourceRef:
     return SourceRef(kind=kind, account_id=ctx.account_id, source_id=source_id,
-                     version=source_version(kind, raw), updated_at=when)
+                     version=ctx.version_of(kind, raw), updated_at=when)
 
 
 def _required_updated(kind: DocumentKind, raw: RawObject) -> dt.datetime:
@@ -785,17 +803,23 @@ _VOLATILE: dict[DocumentKind, frozenset[str]] = {
 _VOLATILE_LINE = frozenset({"updated"})
 
 
+def _without(mapping: Mapping[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    # A copy, then deletions: cheaper than filtering every key (this runs for every line of every version).
+    copy = dict(mapping)
+    for key in keys.intersection(copy):
+        del copy[key]
+    return copy
+
+
 def source_version(kind: DocumentKind | str, raw: RawObject) -> str:
     """The content version in idempotency keys: a hash of the business content and the lifecycle state
     (active/archived count as one: archiving changes nothing a partner receives)."""
     kind = DocumentKind(kind)
     volatile = _VOLATILE[kind]
-    content: dict[str, Any] = {k: v for k, v in raw.items() if k not in volatile}
+    content = _without(raw, volatile)
     if isinstance(content.get("lines"), list):
-        content["lines"] = [
-            {k: v for k, v in line.items() if k not in _VOLATILE_LINE} if isinstance(line, Mapping) else line
-            for line in content["lines"]
-        ]
+        content["lines"] = [_without(line, _VOLATILE_LINE) if isinstance(line, Mapping) else line
+                            for line in content["lines"]]
     state, _ = document_state(kind, raw)
     content["__state__"] = "active" if state == "archived" else state
     return content_version(content)

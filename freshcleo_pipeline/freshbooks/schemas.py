@@ -13,12 +13,12 @@ Must not: do I/O, compute business results (that is ``normalize.py``), or know a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation, getcontext
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, GetPydanticSchema, ValidationError
+from pydantic_core import PydanticCustomError, core_schema
 
 from freshcleo_pipeline.errors import DataError
 from freshcleo_pipeline.freshbooks.fields import fields_of, timestamp_expected
@@ -27,9 +27,12 @@ from freshcleo_pipeline.freshbooks.timestamps import parse_timestamp
 # --- value parsers ---------------------------------------------------------------------------------------
 
 
+_ERROR = "freshcleo"
+
+
 def _fail(expected: str) -> PydanticCustomError:
     # The message is the "expected" part of a DataError; parse() reads it back from the error.
-    return PydanticCustomError("freshcleo", expected)
+    return PydanticCustomError(_ERROR, expected)
 
 
 _PLACES = 6  # the most decimal places a document amount holds
@@ -72,13 +75,17 @@ def _to_decimal_checked(value: object) -> Decimal:
     if not result.is_finite():
         raise _fail("a finite decimal string")
     exponent = result.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -_PLACES:
-        # "12.5000000" is 12.5: drop trailing zeros beyond what documents hold, but never round a real digit.
-        shortened = result.quantize(_QUANTUM)
-        if shortened == result:
-            result = shortened
-    elif isinstance(exponent, int) and exponent > 0:
-        result = result.quantize(Decimal(1))  # "1E+2" → 100, so no later str() prints an exponent
+    try:
+        if isinstance(exponent, int) and exponent < -_PLACES:
+            # "12.5000000" is 12.5: drop trailing zeros beyond what documents hold, but never round a real digit.
+            shortened = result.quantize(_QUANTUM)
+            if shortened == result:
+                result = shortened
+        elif isinstance(exponent, int) and exponent > 0:
+            result = result.quantize(Decimal(1))  # "1E+2" → 100, so no later str() prints an exponent
+    except InvalidOperation:
+        # More digits than Decimal's context holds ("1e400"): no amount is that long, and the field must be named.
+        raise _fail(f"a decimal of at most {getcontext().prec} digits") from None
     return result
 
 
@@ -100,14 +107,17 @@ def _text(value: object) -> str:
     raise _fail("a string")
 
 
+_ID_EXPECTED = "an id (integer or string)"
+
+
 def _id(value: object) -> str:
     if isinstance(value, bool):
-        raise _fail("an id (integer or string)")
+        raise _fail(_ID_EXPECTED)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
-    raise _fail("an id (integer or string)")
+    raise _fail(_ID_EXPECTED)
 
 
 def _optional_id(value: object) -> str | None:
@@ -117,13 +127,16 @@ def _optional_id(value: object) -> str | None:
     return _id(value)
 
 
+_DATE_EXPECTED = "a date 'YYYY-MM-DD'"
+
+
 def _date(value: object) -> dt.date:
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _fail("a date 'YYYY-MM-DD'")
+    raise _fail(_DATE_EXPECTED)
 
 
 def _optional_date(value: object) -> dt.date | None:
@@ -149,13 +162,52 @@ def _timestamp(kind: str) -> Any:
     return parse_one
 
 
-Dec = Annotated[Decimal, BeforeValidator(_to_decimal)]
-OptDec = Annotated[Decimal | None, BeforeValidator(_optional_decimal)]
-Text = Annotated[str, BeforeValidator(_text)]
-Id = Annotated[str, BeforeValidator(_id)]
-OptId = Annotated[str | None, BeforeValidator(_optional_id)]
-Date = Annotated[dt.date, BeforeValidator(_date)]
-OptDate = Annotated[dt.date | None, BeforeValidator(_optional_date)]
+def _common_first(common: core_schema.CoreSchema, parser: Callable[[Any], Any], error_type: str,
+                  expected: str) -> GetPydanticSchema:
+    """``parser``, with the usual shape of a value read by ``common`` inside pydantic-core, without a Python call
+    (this runs for every field of every line). ``common`` must give exactly what ``parser`` gives for what it
+    accepts; anything else goes to ``parser``, and a failure of both is one error of ``error_type``."""
+    schema = core_schema.union_schema(
+        [common, core_schema.no_info_plain_validator_function(parser)], mode="left_to_right",
+        custom_error_type=error_type, custom_error_message=expected)
+    return GetPydanticSchema(lambda _source, _handler: schema)
+
+
+# Two messages can end a decimal's parsing: the error type marks the field, and parse() asks _to_decimal which.
+_DECIMAL_ERROR = "freshcleo_decimal"
+
+# The usual shapes, read inside pydantic-core. A plain decimal string with at most _PLACES decimals: what
+# _to_decimal returns as Decimal(text).
+_PLAIN_DECIMAL = core_schema.chain_schema([
+    core_schema.str_schema(strict=True, pattern=rf"^-?[0-9]+(?:\.[0-9]{{1,{_PLACES}}})?$"),
+    core_schema.decimal_schema(),
+])
+# None as "": None passes, then a strict string check refuses it and its on-error default is "".
+_NONE_AS_EMPTY = core_schema.chain_schema([
+    core_schema.none_schema(),
+    core_schema.with_default_schema(core_schema.str_schema(strict=True), default="", on_error="default"),
+])
+# A positive integer id is its decimal text (strict: a bool is no id); 0, negatives and strings go to the parser.
+_POSITIVE_INT_ID = core_schema.chain_schema([
+    core_schema.int_schema(strict=True, gt=0), core_schema.str_schema(coerce_numbers_to_str=True)])
+_ISO_DATE = core_schema.chain_schema([
+    core_schema.str_schema(strict=True, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), core_schema.date_schema()])
+
+
+def _or_none(schema: core_schema.CoreSchema) -> core_schema.CoreSchema:
+    return core_schema.union_schema([schema, core_schema.none_schema()], mode="left_to_right")
+
+
+Dec = Annotated[Decimal, _common_first(_PLAIN_DECIMAL, _to_decimal, _DECIMAL_ERROR, "a decimal string")]
+OptDec = Annotated[Decimal | None, _common_first(
+    _or_none(_PLAIN_DECIMAL), _optional_decimal, _DECIMAL_ERROR, "a decimal string")]
+Text = Annotated[str, _common_first(
+    core_schema.union_schema([core_schema.str_schema(strict=True), _NONE_AS_EMPTY], mode="left_to_right"),
+    _text, _ERROR, "a string")]
+Id = Annotated[str, _common_first(_POSITIVE_INT_ID, _id, _ERROR, _ID_EXPECTED)]
+OptId = Annotated[str | None, _common_first(_POSITIVE_INT_ID, _optional_id, _ERROR, _ID_EXPECTED)]
+Date = Annotated[dt.date, _common_first(_ISO_DATE, _date, _ERROR, _DATE_EXPECTED)]
+OptDate = Annotated[dt.date | None, _common_first(_or_none(_ISO_DATE), _optional_date, _ERROR, _DATE_EXPECTED)]
 # Timestamps per kind; the zone of each comes from ``fields.FIELDS`` (reference §10).
 InvoiceTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("invoices"))]
 PaymentTime = Annotated[dt.datetime | None, BeforeValidator(_timestamp("payments"))]
@@ -378,6 +430,14 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out or "(document)"
 
 
+def _decimal_expected(value: object) -> str:
+    try:
+        _to_decimal(value)
+    except PydanticCustomError as exc:
+        return exc.message()
+    return "a decimal string"  # not reached: the field refused the value, and so does _to_decimal
+
+
 def parse(model: type[M], raw: object, document: str) -> M:
     """Validate one raw API object; the first bad field becomes a DataError naming path, value and expectation."""
     if not isinstance(raw, Mapping):
@@ -394,5 +454,8 @@ def parse(model: type[M], raw: object, document: str) -> M:
             value = value[:_MAX_SHOWN] + "…"
         elif isinstance(value, Mapping | list | tuple):
             value = f"<{type(value).__name__}>"
-        expected = str(first["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
+        if first["type"] == _DECIMAL_ERROR:
+            expected = _decimal_expected(first.get("input"))
+        else:
+            expected = str(first["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
         raise DataError(document, field_path(loc), value, expected) from None

@@ -158,13 +158,24 @@ def latest_payloads(conn: Connection, kind: str, account_id: str,
     return [loads(r) for r in rows]
 
 
-def latest_ids_in_partitions(conn: Connection, kind: str, account_id: str, days: Sequence[dt.date]) -> list[int]:
-    """Ids of the newest version (in these partitions) of each document, without loading payloads."""
+def latest_ids_in_partitions(conn: Connection, kind: str, account_id: str, days: Sequence[dt.date], *,
+                             above: int | None = None) -> list[int]:
+    """Ids of the newest version (in these partitions) of each document, without loading payloads; with
+    ``above``, only among the versions stored after that snapshot id."""
     t = source_snapshots
     query = (select(func.max(t.c.id))
              .where(t.c.kind == kind, t.c.account_id == account_id, t.c.partition_date.in_(list(days)))
              .group_by(t.c.source_id))
+    if above is not None:
+        query = query.where(t.c.id > above)
     return sorted(int(i) for i in conn.execute(query).scalars())
+
+
+def high_water(conn: Connection) -> tuple[int, int]:
+    """The highest snapshot id and the highest document id stored (0 when none): where a reader that goes on
+    from here starts."""
+    return (int(conn.execute(select(func.max(source_snapshots.c.id))).scalar() or 0),
+            int(conn.execute(select(func.max(documents.c.id))).scalar() or 0))
 
 
 def load_snapshots(conn: Connection, ids: Sequence[int]) -> list[Snapshot]:
@@ -226,13 +237,17 @@ class PlannableDocument:
 
 
 def plannable_documents(conn: Connection, account_id: str, days: Sequence[dt.date],
-                        statuses: Sequence[str]) -> list[PlannableDocument]:
-    """Document versions of these partitions in one of ``statuses``, oldest first (the order they are planned)."""
+                        statuses: Sequence[str], *, above: int | None = None) -> list[PlannableDocument]:
+    """Document versions of these partitions in one of ``statuses``, oldest first (the order they are planned);
+    with ``above``, only those decided after that document id."""
     d = documents.c
-    rows = conn.execute(select(d.id, d.kind, d.source_id, d.version, d.partition_date, d.reference, d.total,
-                               d.status, d.partner_id, d.transaction_set)
-                        .where(d.partition_date.in_(days), d.account_id == account_id, d.status.in_(statuses))
-                        .order_by(d.id)).mappings()
+    query = (select(d.id, d.kind, d.source_id, d.version, d.partition_date, d.reference, d.total, d.status,
+                    d.partner_id, d.transaction_set)
+             .where(d.partition_date.in_(days), d.account_id == account_id, d.status.in_(statuses))
+             .order_by(d.id))
+    if above is not None:
+        query = query.where(d.id > above)
+    rows = conn.execute(query).mappings()
     return [PlannableDocument(**row) for row in rows]
 
 

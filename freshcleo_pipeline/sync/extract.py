@@ -20,7 +20,8 @@ closed, under that day), so an edit to a payment paid days ago is sent. A versio
 partition (re-runs change nothing). A run of older days (a backfill) files the versions it has not seen under
 their paid date, as history has no better day, so a backfill of last year sends last year's bill payments too.
 Reference data is stored as unpartitioned snapshots for normalization. Deleted documents are included so the
-partner's cancel policy can apply. Nothing is written back to FreshBooks.
+partner's cancel policy can apply. Nothing is written back to FreshBooks. Each listing is read a page ahead
+(``sync.ahead``): at the request budget, storing a page must not delay the next request.
 
 One record never stops the others: a record the listing could not hand over (not an object, an unreadable
 timestamp, a string over ``FRESHCLEO_FRESHBOOKS_MAX_FIELD_BYTES``) or that fails here for any reason is set aside
@@ -44,6 +45,8 @@ from freshcleo_pipeline.freshbooks import fields
 from freshcleo_pipeline.freshbooks.client import FreshBooksClient, Listing, Reject, item_key
 from freshcleo_pipeline.freshbooks.normalize import source_version, updated_at
 from freshcleo_pipeline.ledger import Connection, audit, extract_marks, quarantine, snapshots
+from freshcleo_pipeline.sync.ahead import read_ahead
+from freshcleo_pipeline.sync.collector import bulk_work
 from freshcleo_pipeline.sync.context import SyncContext, window
 
 #: FreshBooks listing kind of each document kind.
@@ -133,6 +136,7 @@ def full_scan_due(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> boo
     return start < today - ONE_DAY or now >= end + ONE_DAY
 
 
+@bulk_work()
 def extract(
     ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ...] = tuple(DocumentKind), *,
     full_scan: bool | None = None, on_page: Callable[[], None] | None = None,
@@ -152,7 +156,7 @@ def extract(
             # Each page is stored as it arrives, so a day's size never sits in memory at once.
             observed = observation(start, end, ctx.now()) if kind is DocumentKind.BILL_PAYMENT else None
             extracted = aside = 0
-            for page in _fetch(ctx, client, kind, start, end, full=full):
+            for page in read_ahead(_fetch(ctx, client, kind, start, end, full=full)):
                 summary.fetched[kind.value] += len(page.records) + len(page.rejects)
                 rows, rejects = _rows(ctx, kind, account_id, page, observed, start, end)
                 _store_page(ctx, kind, account_id, rows, rejects, summary)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -62,6 +62,25 @@ def amounts_in(segments: Iterable[RawSegment]) -> dict[str, Decimal]:
         if spec and segment.tag == spec[0] and len(segment.elements) > spec[1]:
             value = Decimal(segment.elements[spec[1]])
             out[st02] = value.scaleb(-spec[2]) if spec[2] else value
+    return out
+
+
+def amounts_in_sets(sets: Iterable[tuple[str, Sequence[str], Sequence[str]]], separator: str) -> dict[str, Decimal]:
+    """``amounts_in`` for an interchange the validator's quick path has split (``validator.clean_scan``): ST01,
+    the tags and the segment texts of each set, ST to SE. Only the segment holding a set's total is split."""
+    out: dict[str, Decimal] = {}
+    for set_id, tags, pieces in sets:
+        spec = _AMOUNT_AT.get(set_id)
+        if spec is None:
+            continue
+        tag, index, places = spec
+        for at in range(len(tags) - 1, 0, -1):  # the last one stating it counts, as in ``amounts_in``
+            if tags[at] == tag:
+                elements = pieces[at].split(separator)
+                if len(elements) > index + 1:
+                    value = Decimal(elements[index + 1])
+                    out[pieces[0].split(separator)[2]] = value.scaleb(-places) if places else value
+                    break
     return out
 
 

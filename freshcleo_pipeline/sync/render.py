@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, overload
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
 from freshcleo_pipeline.cleo.client import outbound_file_name
 from freshcleo_pipeline.documents import BusinessDocument, Invoice, Line, Party, PurchaseOrder, Purpose, Remittance
@@ -49,21 +51,26 @@ from freshcleo_pipeline.ledger.outbox import OutboxItem, Verdict
 from freshcleo_pipeline.ledger.rows import loads
 from freshcleo_pipeline.ledger.snapshots import PlannableDocument
 from freshcleo_pipeline.partners import ChangePolicy, Company, PartnerGuide, PaymentChangePolicy, TradingPartner
+from freshcleo_pipeline.sync.collector import bulk_work
 from freshcleo_pipeline.sync.context import SyncContext
-from freshcleo_pipeline.sync.reconcile import amounts_in
+from freshcleo_pipeline.sync.reconcile import amounts_in, amounts_in_sets
 from freshcleo_pipeline.sync.route import ROUTABLE
 from freshcleo_pipeline.x12.envelope import EnvelopeParams
-from freshcleo_pipeline.x12.errors import X12MappingError
-from freshcleo_pipeline.x12.guide import CreditMemoConvention, Guide, Unmet, unmet_in_interchange
+from freshcleo_pipeline.x12.errors import X12Error, X12MappingError
+from freshcleo_pipeline.x12.guide import CreditMemoConvention, Guide, Unmet, unmet_in_interchange, unmet_in_sets
 from freshcleo_pipeline.x12.hygiene import Charset
 from freshcleo_pipeline.x12.render import map_document, render_interchange
 from freshcleo_pipeline.x12.segments import Delimiters
 from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID
 from freshcleo_pipeline.x12.tokens import tokenize
-from freshcleo_pipeline.x12.validator import validate_interchange
+from freshcleo_pipeline.x12.validator import clean_scan, detailed_findings
 
 MAX_SETS = 500
 _DOCUMENT = TypeAdapter(Invoice | PurchaseOrder | Remittance)
+# Stored bodies are ``model_dump(mode="json")`` of one of the three, so their ``doc_type`` names the model: read
+# as a tagged union straight from the text, a body costs one model's validation instead of a trial of each.
+_STORED_DOCUMENT: TypeAdapter[BusinessDocument] = TypeAdapter(
+    Annotated[Invoice | PurchaseOrder | Remittance, Field(discriminator="doc_type")])
 
 
 @dataclass
@@ -91,10 +98,13 @@ def envelope_for(company: Company, partner: TradingPartner) -> EnvelopeParams:
     )
 
 
-def plan(ctx: SyncContext, days: list[dt.date], account_id: str, summary: RenderSummary) -> None:
-    """Enqueue outbox rows for routed and deleted documents of these partitions (idempotent)."""
+@bulk_work()
+def plan(ctx: SyncContext, days: list[dt.date], account_id: str, summary: RenderSummary, *,
+         above: int | None = None) -> None:
+    """Enqueue outbox rows for routed and deleted documents of these partitions (idempotent); ``above`` limits
+    it to documents decided after that document id (the streaming process goes on from its last pass)."""
     with ctx.ledger.begin() as conn:
-        rows = snapshots.plannable_documents(conn, account_id, days, ROUTABLE)
+        rows = snapshots.plannable_documents(conn, account_id, days, ROUTABLE, above=above)
         keys = {r.id: outbox.idempotency_key(r.partner_id, r.transaction_set, r.kind, account_id, r.source_id,
                                              r.version) for r in rows}
         existing = outbox.existing_keys(conn, keys.values())
@@ -282,6 +292,7 @@ def payment_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, lis
     return {name: [before.get(name), after.get(name)] for name in fields if before.get(name) != after.get(name)}
 
 
+@bulk_work()
 def render_pending(ctx: SyncContext, summary: RenderSummary, *, whole_files_only: bool = False) -> None:
     """Render every pending outbox row, ``MAX_SETS`` sets per file per partner and transaction set;
     ``whole_files_only`` leaves the last, partial file of each for later (streamed rendering while rows still
@@ -313,12 +324,12 @@ def _requeue_guide_retries(conn: Connection) -> None:
 
 
 def _mappable(ctx: SyncContext, partner: TradingPartner, envelope: EnvelopeParams, items: list[OutboxItem],
-              docs: dict[int, BusinessDocument], summary: RenderSummary, guide: Guide) -> list[OutboxItem]:
+              documents: Sequence[BusinessDocument], summary: RenderSummary, guide: Guide) -> list[OutboxItem]:
     """The rows whose documents can be expressed in X12; the others are failed with the reason."""
     good: list[OutboxItem] = []
-    for item in items:
+    for item, document in zip(items, documents, strict=True):
         try:
-            map_document(docs[item.id], envelope, guide)
+            map_document(document, envelope, guide)
         except X12MappingError as exc:
             summary.unmappable += 1
             with ctx.ledger.begin() as conn:
@@ -331,18 +342,47 @@ def _mappable(ctx: SyncContext, partner: TradingPartner, envelope: EnvelopeParam
     return good
 
 
-def _load_documents(ctx: SyncContext, items: list[OutboxItem]) -> dict[int, BusinessDocument]:
-    with ctx.ledger.begin() as conn:
-        bodies = snapshots.document_bodies(conn, [i.document_id for i in items])
-    out: dict[int, BusinessDocument] = {}
-    for item in items:
-        document = _DOCUMENT.validate_python(loads(bodies[item.document_id]))
+class _Documents(Sequence[BusinessDocument]):
+    """The documents of a group's rows as the partner receives them, each built from its stored body when it is
+    read. ``render_interchange`` reads each once and keeps only what it wrote, so a group's documents are never
+    all alive at once: held across a group, their thousands of objects would reach the garbage collector's
+    oldest generation and make its full collections (each walks every object there) several times as frequent.
+    """
+
+    def __init__(self, items: Sequence[OutboxItem], bodies: Mapping[int, str | None], guide: PartnerGuide) -> None:
+        self._items, self._bodies, self._guide = items, bodies, guide
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> BusinessDocument: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[BusinessDocument]: ...
+
+    def __getitem__(self, index: int | slice) -> BusinessDocument | Sequence[BusinessDocument]:
+        if isinstance(index, slice):
+            return _Documents(self._items[index], self._bodies, self._guide)
+        item = self._items[index]
+        document = _stored_document(self._bodies[item.document_id])
         update: dict[str, Any] = {"purpose": Purpose(item.purpose)}
         if isinstance(document, Remittance) and item.purpose != Purpose.ORIGINAL.value:
             # A correction of a delivered payment: its own trace number, naming the payment's first one.
             update.update(trace_number=item.reference, corrects_trace=document.trace_number)
-        out[item.id] = document.model_copy(update=update)
-    return out
+        return follow_guide(document.model_copy(update=update), self._guide)
+
+
+def _stored_document(body: str | None) -> BusinessDocument:
+    """A normalized document from its stored body."""
+    if body:
+        try:
+            return _STORED_DOCUMENT.validate_json(body)
+        except ValidationError:
+            # Read below by the untagged union over the parsed text, which says what is wrong, or reads what
+            # JSON mode refuses (a lone surrogate escape).
+            pass
+    return _DOCUMENT.validate_python(loads(body))
 
 
 def guide_of(partner: TradingPartner) -> Guide:
@@ -363,17 +403,28 @@ def follow_guide(document: BusinessDocument, guide: PartnerGuide) -> BusinessDoc
                       if k and k in guide.product_ids), "")
         return item.model_copy(update={"sku": found}) if found else item
 
+    def lines(items: tuple[Line, ...]) -> tuple[Line, ...]:
+        if not guide.product_ids:
+            return items
+        followed = tuple(map(line, items))
+        return items if all(map(operator.is_, followed, items)) else followed
+
+    # A document the guide changes nothing in is returned as it is, not copied: a guide maps a few parties and
+    # items, and most documents carry none of them.
+    update: dict[str, Any]
     if isinstance(document, Invoice):
         store = guide.ship_to.get(document.bill_to.source_id) or guide.ship_to.get(document.bill_to.name)
         ship_to = document.ship_to
         if store:
             ship_to = (ship_to or document.bill_to).model_copy(update={"edi_id": store})
-        return document.model_copy(update={"bill_to": party(document.bill_to), "ship_to": ship_to,
-                                           "lines": tuple(line(i) for i in document.lines)})
-    if isinstance(document, PurchaseOrder):
-        return document.model_copy(update={"seller": party(document.seller),
-                                           "lines": tuple(line(i) for i in document.lines)})
-    return document.model_copy(update={"payer": party(document.payer), "payee": party(document.payee)})
+        update = {"bill_to": party(document.bill_to), "ship_to": ship_to, "lines": lines(document.lines)}
+    elif isinstance(document, PurchaseOrder):
+        update = {"seller": party(document.seller), "lines": lines(document.lines)}
+    else:
+        update = {"payer": party(document.payer), "payee": party(document.payee)}
+    if all(value is getattr(document, name) for name, value in update.items()):
+        return document
+    return document.model_copy(update=update)
 
 
 class _GuideUnmet(Exception):
@@ -388,15 +439,17 @@ def _render_group(ctx: SyncContext, partner: TradingPartner, transaction_set: st
                   summary: RenderSummary) -> None:
     envelope = envelope_for(ctx.partners.company, partner)
     guide = guide_of(partner)
-    docs = {key: follow_guide(doc, partner.guide) for key, doc in _load_documents(ctx, items).items()}
+    with ctx.ledger.begin() as conn:
+        bodies = snapshots.document_bodies(conn, [i.document_id for i in items])
     while items:
+        documents = _Documents(items, bodies, partner.guide)
         try:
-            _write_interchange(ctx, partner, transaction_set, envelope, items, docs, summary, guide)
+            _write_interchange(ctx, partner, transaction_set, envelope, items, documents, summary, guide)
             return
         except X12MappingError:
             # Some document cannot be expressed in X12 (the transaction rolled back, no number was used): fail
             # those rows with the reason and send the rest.
-            good = _mappable(ctx, partner, envelope, items, docs, summary, guide)
+            good = _mappable(ctx, partner, envelope, items, documents, summary, guide)
             if len(good) == len(items):
                 raise  # every document maps alone: the interchange itself cannot be written
             items = good
@@ -430,7 +483,7 @@ def _hold_back(ctx: SyncContext, partner: TradingPartner, item: OutboxItem, foun
 
 
 def _write_interchange(ctx: SyncContext, partner: TradingPartner, transaction_set: str, envelope: EnvelopeParams,
-                       good: list[OutboxItem], docs: dict[int, BusinessDocument], summary: RenderSummary,
+                       good: list[OutboxItem], documents: Sequence[BusinessDocument], summary: RenderSummary,
                        guide: Guide) -> None:
     """Allocate the control numbers, render, validate and store one interchange, in one transaction."""
     company = ctx.partners.company
@@ -442,15 +495,25 @@ def _write_interchange(ctx: SyncContext, partner: TradingPartner, transaction_se
         [isa13] = control_numbers.allocate(conn, control_numbers.isa_scope(partner.usage, sender, receiver))
         [gs06] = control_numbers.allocate(conn, control_numbers.gs_scope(
             partner.usage, company.edi.group_id, partner.edi.group_id, functional_id))
-        result = render_interchange([docs[i.id] for i in good], envelope, interchange_control_number=isa13,
+        result = render_interchange(documents, envelope, interchange_control_number=isa13,
                                     group_control_number=gs06, set_control_numbers=list(range(1, len(good) + 1)),
                                     date=now.date(), time=now.time().replace(microsecond=0), validate=False,
                                     guide=guide)
-        tokens = tokenize(result.text)
-        errors = validate_interchange(result.text, charset=envelope.charset, tokens=tokens)
+        # The usual, valid interchange: the validator's quick path has split it, and the guide and the totals
+        # are read from that split. Otherwise the text is split into segments, which the detailed walk, the
+        # guide and the totals read.
+        scan = clean_scan(result.text, envelope.charset)
+        if scan is not None:
+            errors: list[X12Error] = []
+            amounts = amounts_in_sets(scan.sets, scan.element)
+        else:
+            tokens = tokenize(result.text)
+            errors = detailed_findings(result.text, envelope.charset, tokens)
+            amounts = amounts_in(tokens.segments)
         if guide.requires and not errors:
             broken: dict[str, list[Unmet]] = {}
-            for st02, found in unmet_in_interchange(tokens, guide):
+            for st02, found in (unmet_in_sets(scan.sets, scan.element, guide) if scan is not None
+                                else unmet_in_interchange(tokens, guide)):
                 broken.setdefault(st02, []).append(found)
             if broken:
                 raise _GuideUnmet(broken)
@@ -465,7 +528,7 @@ def _write_interchange(ctx: SyncContext, partner: TradingPartner, transaction_se
         outbox.record_verdict(conn, interchange_id, Verdict(
             sha256=digest, charset=Charset(envelope.charset).value, error_count=len(errors),
             first_error=str(errors[0]) if errors else None,
-            set_amounts={st02: str(amount) for st02, amount in amounts_in(tokens.segments).items()}))
+            set_amounts={st02: str(amount) for st02, amount in amounts.items()}))
         if errors:
             summary.invalid_interchanges += 1
             detail = "; ".join(str(e) for e in errors[:20])

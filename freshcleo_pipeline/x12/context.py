@@ -5,8 +5,8 @@ text and identifiers (``hygiene.py``), formats numbers and dates (``elements.py`
 fit, and collects the adjustments made. Every mapping module writes its elements through it, so no mapping can
 bypass hygiene. What it works out from document values is a pure function of them under one partner setup
 (version, character set, delimiters), so it is remembered across documents, up to a bound: element texts, and
-whole segments the mappings ask it to remember (``remembered``) with the adjustments made building them. Must
-not decide which field goes where (the mapping modules do).
+whole segments the mappings ask it to remember (``remembered``, from the second use of their values) with the
+adjustments made building them. Must not decide which field goes where (the mapping modules do).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ _DEFAULT_GUIDE = Guide()
 _new_tuple = tuple.__new__  # an Adjustment without the named tuple's keyword handling: one per changed value
 # Entries per memo of a ``_Profile`` before it starts again: a run's texts, codes and numbers are far fewer.
 _MAX_MEMO = 1 << 14
+# Hashes of keys built once kept before starting again: integers, which cost the garbage collector nothing.
+_MAX_SEEN = 1 << 17
 
 
 class _Profile:
@@ -64,6 +66,9 @@ class _Profile:
         # Whole segments from the document values they are built of (a party's N1 loop, a line's segments, a
         # tax's TXI), with the adjustments made on the way.
         self.segments: dict[Hashable, tuple[tuple[Segment, ...], tuple[Adjustment, ...]]] = {}
+        # Hashes of the keys built once and not yet remembered: segments are remembered the second time their
+        # values come (see ``MappingContext.remembered``).
+        self.seen: set[int] = set()
 
 
 @lru_cache(maxsize=64)
@@ -99,7 +104,7 @@ class MappingContext:
         self._specs = profile.specs
         self._texts, self._idents, self._codes, self._numbers = (profile.texts, profile.idents, profile.codes,
                                                                  profile.numbers)
-        self._segments = profile.segments
+        self._segments, self._seen = profile.segments, profile.seen
 
     def remembered(self, key: Hashable, build: Callable[_P, Sequence[Segment]], *args: _P.args,
                    **kwargs: _P.kwargs) -> Sequence[Segment]:
@@ -108,6 +113,11 @@ class MappingContext:
         ``key`` must hold every value ``build`` reads besides this context's version, character set and
         delimiters, including the field labels it gives adjustments: the adjustments are remembered with the
         segments and recorded again on each use. Errors are not remembered: a failing build fails each time.
+
+        Segments are remembered the second time their key comes, not the first: a day of varied documents
+        builds most lines once, and remembering each would keep its segments alive for nothing, objects that
+        the garbage collector's full collections then walk again and again. Parties, taxes and the items of
+        recurring invoices come back, and are remembered from their second use.
         """
         try:
             found = self._segments.get(key)
@@ -116,7 +126,13 @@ class MappingContext:
         if found is None:
             start = len(self.adjustments)
             segments = tuple(build(*args, **kwargs))
-            _remember(self._segments, key, (segments, tuple(self.adjustments[start:])))
+            seen, digest = self._seen, hash(key)
+            if digest in seen:  # (a hash shared by two keys only remembers one of them sooner)
+                _remember(self._segments, key, (segments, tuple(self.adjustments[start:])))
+            else:
+                if len(seen) >= _MAX_SEEN:
+                    seen.clear()
+                seen.add(digest)
             return segments
         segments, adjustments = found
         if adjustments:

@@ -52,12 +52,25 @@ _MAX_ACCEPTED = 1 << 14
 class _Grammar:
     """One version's dictionary compiled for one character set and set of delimiters."""
 
-    # tag → the fullmatch of that segment's expression, over its text without the terminator
+    # tag → that segment's expression over its text without the terminator (None: the detailed checks decide)
+    sources: dict[str, str | None]
+    # tag → the fullmatch of its expression, compiled when a segment with the tag is first read: a run writes a
+    # score of the dictionary's segments, and compiling all of them would cost a process more than checking a
+    # day's interchanges.
     segments: dict[str, Callable[[str], re.Match[str] | None]]
     # Segment texts the expressions accepted, each with its tag. The verdict is a pure function of the text
     # under this grammar, and a run's interchanges repeat most segments (parties, items, taxes, descriptions,
     # envelope trailers).
     accepted: dict[str, str]
+
+    def expression(self, tag: str) -> Callable[[str], re.Match[str] | None] | None:
+        found = self.segments.get(tag)
+        if found is None:
+            source = self.sources.get(tag)
+            if source is None:
+                return None
+            found = self.segments[tag] = re.compile(source).fullmatch
+        return found
 
 
 def _class(chars: frozenset[str]) -> str:
@@ -176,14 +189,9 @@ def _grammar(version: str, allowed: frozenset[str], delimiters: tuple[str, str, 
     free = f"[^{sep}{term}]"
     chars = allowed - {"\r", "\n"}  # CR/LF between segments are the tokenizer's to forgive, not ours
     v, solid = _class(chars), _class(frozenset(c for c in chars if not c.isspace()))
-    segments: dict[str, Callable[[str], re.Match[str] | None]] = {}
-    for spec in segments_for(version).values():
-        if spec.tag == "ISA":
-            continue
-        source = _segment(spec, v, solid, allowed, sep, comp, free)
-        if source is not None:
-            segments[spec.tag] = re.compile(source).fullmatch
-    return _Grammar(segments, {})
+    sources = {spec.tag: _segment(spec, v, solid, allowed, sep, comp, free)
+               for spec in segments_for(version).values() if spec.tag != "ISA"}
+    return _Grammar(sources, {}, {})
 
 
 @lru_cache(maxsize=64)
@@ -234,13 +242,13 @@ def scan(text: str, charset: Charset) -> Scan | None:
     try:
         tags = tuple(map(accepted.__getitem__, pieces))  # every segment seen before: its tag, in one C loop
     except KeyError:
-        expressions = grammar.segments
+        expression = grammar.expression
         found: list[str] = []
         for piece in pieces:
             tag = accepted.get(piece)
             if tag is None:
                 tag = piece[:piece.find(sep)]
-                fullmatch = expressions.get(tag)
+                fullmatch = expression(tag)
                 if fullmatch is None or fullmatch(piece) is None:
                     return None
                 if len(accepted) >= _MAX_ACCEPTED:

@@ -119,3 +119,20 @@ def unmet_in_interchange(text: str | Tokens, guide: Guide) -> list[tuple[str, Un
         if segment.tag == "SE":
             out += [(control, u) for u in unmet(set_id, current, guide)]
     return out
+
+
+def unmet_in_sets(sets: Iterable[tuple[str, Sequence[str], Sequence[str]]], separator: str, guide: Guide
+                  ) -> list[tuple[str, Unmet]]:
+    """``unmet_in_interchange`` for an interchange the validator's quick path has split (``validator.clean_scan``):
+    ST01, the tags and the segment texts of each set, ST to SE. Only the segments a requirement reads are split
+    into elements."""
+    out: list[tuple[str, Unmet]] = []
+    for set_id, tags, pieces in sets:
+        read = {req.tag for req in guide.requires if req.set_id == set_id}
+        if not read:
+            continue
+        segments = [(tag, piece.split(separator)[1:] if tag in read else ())
+                    for tag, piece in zip(tags, pieces, strict=True)]
+        control = pieces[0].split(separator, 3)[2]  # ST02, which a clean ST carries
+        out += [(control, u) for u in unmet(set_id, segments, guide)]
+    return out

@@ -98,28 +98,36 @@ def render_interchange(
     in order. Raises ``X12MappingError`` for a document that cannot be expressed (the message names the
     document, field, value and expectation), ``X12EnvelopeError`` for bad envelope arguments, and — when
     ``validate`` — ``X12ValidationError`` if the result fails our own validator (a bug, never expected).
+
+    ``documents`` is read once, in order, and each set is written as soon as its document is mapped: what is
+    kept of a document is its text, its source and its adjustments, so a sequence that builds each document
+    as it is read (the pipeline's, from stored bodies) never holds a whole interchange of them.
     """
     if not documents:
         raise X12EnvelopeError("documents", 0, "at least one document per interchange")
     if len(set_control_numbers) != len(documents):
         raise X12EnvelopeError("set_control_numbers", len(set_control_numbers),
                                f"one ST02 per document ({len(documents)})")
-    set_ids = set(map(transaction_set_of, documents))
-    if len(set_ids) != 1:
-        raise X12EnvelopeError("documents", sorted(set_ids), "documents of one transaction set per group")
-    set_id = set_ids.pop()
     st02s = list(map(format_st02, set_control_numbers))
     if len(set(st02s)) != len(st02s):
         raise X12EnvelopeError("set_control_numbers", st02s, "distinct ST02 values within the group")
-    bodies: list[writer.SetBody] = []
-    contexts: list[MappingContext] = []
-    for document, st02 in zip(documents, st02s, strict=True):
+    set_id = ""
+    texts: list[str] = []
+    rendered: list[RenderedDocument] = []
+    for index, (document, st02) in enumerate(zip(documents, st02s, strict=True)):
+        this = transaction_set_of(document)
+        if this != set_id:
+            if set_id:
+                raise X12EnvelopeError("documents", sorted(set(map(transaction_set_of, documents))),
+                                       "documents of one transaction set per group")
+            set_id = this
         body, ctx = map_document(document, envelope, guide)
-        bodies.append(writer.SetBody(set_id, st02, body))
-        contexts.append(ctx)
+        text, count = writer.render_set(writer.SetBody(set_id, st02, body), envelope.delimiters)
+        texts.append(text)
+        rendered.append(RenderedDocument(index, document.source, set_id, st02, count, tuple(ctx.adjustments)))
     functional_id = FUNCTIONAL_ID[set_id]
-    text, counts = writer.render_interchange(
-        envelope, functional_id, bodies, interchange_control_number=interchange_control_number,
+    text = writer.enveloped(
+        envelope, functional_id, texts, interchange_control_number=interchange_control_number,
         group_control_number=group_control_number, date=date, time=time)
     if validate:
         errors = validate_interchange(text, charset=envelope.charset)
@@ -131,8 +139,5 @@ def render_interchange(
         transaction_set_id=set_id,
         interchange_control_number=f"{interchange_control_number:09d}",
         group_control_number=str(group_control_number),
-        documents=tuple([
-            RenderedDocument(i, d.source, set_id, st02, count, tuple(ctx.adjustments))
-            for i, (d, st02, count, ctx) in enumerate(zip(documents, st02s, counts, contexts, strict=True))
-        ]),
+        documents=tuple(rendered),
     )

@@ -31,6 +31,7 @@ from freshcleo_pipeline.x12.specs import ElementSpec, SegmentSpec, SyntaxNote, s
 from freshcleo_pipeline.x12.structures import FUNCTIONAL_ID, STRUCTURES, Loop, SegmentUse
 from freshcleo_pipeline.x12.tokens import RawSegment, ReadDelimiters, Tokens, tokenize
 
+_K = TypeVar("_K")
 _T = TypeVar("_T")
 
 # 997 codes per check (AK403 for element checks, AK304 for segment checks).
@@ -119,29 +120,37 @@ def detailed_findings(text: str, charset: Charset | str, tokens: Tokens | None =
 def quickly_clean(text: str, charset: Charset | str) -> bool:
     """True when ``fastcheck`` accepts the envelope and elements and each set's structure and totals are clean:
     then the detailed walk would find nothing. Anything else takes the detailed walk, which says what is wrong."""
+    return clean_scan(text, charset) is not None
+
+
+def clean_scan(text: str, charset: Charset | str) -> fastcheck.Scan | None:
+    """What ``quickly_clean`` split the text into (the element separator and each set's tags and segment texts)
+    when it proves there is no finding; None when the detailed walk must look. A caller that reads the sets of
+    a valid interchange (their totals, a partner's guide) reads them from here instead of splitting the text
+    again."""
     if type(charset) is not Charset:
         try:
             charset = Charset(charset)
         except ValueError:
-            return False  # the detailed walk treats an unknown character set as it always has
+            return None  # the detailed walk treats an unknown character set as it always has
     found = fastcheck.scan(text, charset)
     if found is None:
-        return False
+        return None
     sep = found.element
     for set_id, tags, body in found.sets:
         if not _shape_clean(STRUCTURES[set_id].body, tags):
-            return False
+            return None
         if set_id in _LINE_TOTALS:
             if not _line_totals_clean(*_LINE_TOTALS[set_id], tags, body, sep):
-                return False
+                return None
             continue
         read = [_new_tuple(RawSegment, (0, tag, tuple(piece.split(sep)[1:])))
                 for tag, piece in zip(tags, body, strict=True) if tag in _TOTAL_TAGS]
         scratch = _Ctx()
         _check_totals(scratch, set_id, read)
         if scratch.errors:
-            return False
-    return True
+            return None
+    return found
 
 
 #: ``_check_line_totals``'s arguments per set: line tag, total tag, total position, implied places, charges.
@@ -252,7 +261,13 @@ def _line_amount(values: Sequence[str]) -> Decimal | bool:
     """A line segment's quantity x price to the cent (its elements after the tag); False without either."""
     if len(values) < 5 or not values[2] or not values[4]:
         return False
-    return totals.line_amount(fmt.parse_r(values[2]), fmt.parse_r(values[4]))
+    # Lines seen for the first time (their numbers and product ids vary) still repeat quantities and prices.
+    factors = (values[2], values[4])
+    amount = _PRODUCTS.get(factors)
+    if amount is None:
+        amount = totals.line_amount(fmt.parse_r(values[2]), fmt.parse_r(values[4]))
+        _remember(_PRODUCTS, factors, amount)
+    return amount
 
 
 # What a line or tax segment adds to the totals is a pure function of its text (the element separator is the
@@ -260,10 +275,11 @@ def _line_amount(values: Sequence[str]) -> Decimal | bool:
 # bounded number.
 _LINE_AMOUNTS: dict[str, Decimal | bool] = {}
 _TAX_AMOUNTS: dict[str, Decimal] = {}
+_PRODUCTS: dict[tuple[str, str], Decimal] = {}  # (quantity text, price text) → their product to the cent
 _MAX_AMOUNTS = 1 << 14
 
 
-def _remember(memo: dict[str, _T], key: str, value: _T) -> None:
+def _remember(memo: dict[_K, _T], key: _K, value: _T) -> None:
     if len(memo) >= _MAX_AMOUNTS:
         memo.clear()
     memo[key] = value

@@ -39,11 +39,19 @@ def render_interchange(env: EnvelopeParams, functional_id: str, sets: Sequence[S
                        interchange_control_number: int, group_control_number: int, date: dt.date,
                        time: dt.time) -> tuple[str, tuple[int, ...]]:
     """ISA, one GS…GE group holding ``sets``, IEA; and each set's SE01."""
-    segments = [envelope.gs(env, functional_id, group_control_number, date, time)]
-    for item in sets:
-        segments += _framed(item)
-    segments.append(envelope.ge(len(sets), group_control_number))
-    segments.append(envelope.iea(1, interchange_control_number))
-    # One join for everything after the ISA: the segments are rendered the same one by one or together.
-    text = envelope.isa(env, interchange_control_number, date, time) + render_all(segments, env.delimiters)
-    return text, tuple(len(item.body) + 2 for item in sets)
+    rendered = [render_set(item, env.delimiters) for item in sets]
+    text = enveloped(env, functional_id, [text for text, _ in rendered],
+                     interchange_control_number=interchange_control_number,
+                     group_control_number=group_control_number, date=date, time=time)
+    return text, tuple(count for _, count in rendered)
+
+
+def enveloped(env: EnvelopeParams, functional_id: str, set_texts: Sequence[str], *, interchange_control_number: int,
+              group_control_number: int, date: dt.date, time: dt.time) -> str:
+    """ISA, one GS…GE group around sets already rendered (``render_set``), IEA. Segments render the same one by
+    one or together, so a caller of many sets can write each as soon as it is mapped and keep only its text."""
+    d = env.delimiters
+    group = render_all([envelope.gs(env, functional_id, group_control_number, date, time)], d)
+    trailers = render_all([envelope.ge(len(set_texts), group_control_number),
+                           envelope.iea(1, interchange_control_number)], d)
+    return envelope.isa(env, interchange_control_number, date, time) + group + "".join(set_texts) + trailers

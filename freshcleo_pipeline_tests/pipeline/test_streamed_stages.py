@@ -13,6 +13,12 @@ from typing import Any
 
 import dagster as dg
 
+from freshcleo_pipeline.documents import DocumentKind
+from freshcleo_pipeline.ledger import snapshots
+from freshcleo_pipeline.sync.extract import extract
+from freshcleo_pipeline.sync.render import RenderSummary, plan
+from freshcleo_pipeline.sync.route import route
+from freshcleo_pipeline.sync.stream import Carried, Cursor, Job, _pass
 from freshcleo_pipeline_tests.fixtures.pipeline import SandboxEnv
 
 BUSY_DAY = {"seed": 5, "invoices": 2100, "days": 1, "webhook_delay": 0.0}
@@ -66,3 +72,42 @@ def test_streamed_runs_send_what_unstreamed_runs_send(sandbox_env: Callable[...,
     assert max(by_kind.values()) > 500  # some partner's sets fill whole files while the run extracts
     for key, count in by_kind.items():
         assert files[1][key] == math.ceil(count / 500), key
+
+
+def test_a_pass_goes_on_from_where_the_last_one_ended(sandbox_env: Callable[..., SandboxEnv]) -> None:
+    env = sandbox_env(freshbooks={"seed": 5, "invoices": 300, "days": 1, "webhook_delay": 0.0})
+    ctx = env.context()
+    today = env.freshbooks.now().date()
+    days = [today - dt.timedelta(days=1), today]
+    with ctx.freshbooks() as client:
+        account = client.account_id
+    job = Job(settings=env.settings, ledger_url=env.ledger.url.render_as_string(hide_password=False),
+              partners=env.partners, run_id="streamed-run", days=days, account_id=account)
+    work, cursor = Carried(), Cursor()
+
+    extract(ctx, days, (DocumentKind.INVOICE,))
+    _pass(ctx, job, work, cursor)  # the first pass reads the days whole
+    assert cursor.snapshot is not None
+    with env.ledger.begin() as conn:
+        documents_before = snapshots.high_water(conn)[1]
+
+    extract(ctx, days, (DocumentKind.PAYMENT, DocumentKind.BILL))
+    with env.ledger.begin() as conn:
+        stored = {kind: len(snapshots.latest_ids_in_partitions(conn, kind, account, days, above=cursor.snapshot))
+                  for kind in ("invoice", "payment", "bill")}
+    assert stored["payment"] and stored["bill"]
+    # The next pass decides what was stored since the last one, and no invoice the first pass decided again.
+    decided = route(ctx, days, account, above=cursor.snapshot)
+    assert sum(n for (kind, _status), n in decided.statuses.items() if kind == "invoice") == stored["invoice"]
+    assert sum(decided.statuses.values()) == sum(stored.values())
+    summary = RenderSummary()
+    plan(ctx, days, account, summary, above=documents_before)
+    assert sum(summary.enqueued.values()) > 0
+    # Whole passes after the streamed ones find nothing left: the cursor lost nothing.
+    again = RenderSummary()
+    plan(ctx, days, account, again)
+    assert sum(again.enqueued.values()) == 0
+    with env.ledger.begin() as conn:
+        latest = [i for kind in ("invoice", "payment", "bill")
+                  for i in snapshots.latest_ids_in_partitions(conn, kind, account, days)]
+        assert set(snapshots.decisions_for_snapshots(conn, latest)) == set(latest)
