@@ -7,6 +7,7 @@ business operation.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InvalidatePoolError, OperationalError, SQLAlchemyError
 
 from freshcleo_pipeline.errors import ConfigError, LedgerError
 from freshcleo_pipeline.ledger.schema import metadata
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same for every freshcleo process upgrading one database.
 _PG_MIGRATION_LOCK = 7_341_002_118
+# A pooled server connection idle for longer than this is pinged before use (a restarted or failed-over server
+# leaves dead ones in the pool). One handed back a moment ago is not: a run opens a short transaction per page or
+# file, and a ping before each of them was one more round trip per transaction.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
@@ -56,12 +61,12 @@ class Ledger:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
-        else:
-            engine_kwargs.setdefault("pool_pre_ping", True)
         self.url = parsed
         self.engine: Engine = create_engine(parsed, **engine_kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif not engine_kwargs.get("pool_pre_ping"):
+            _ping_when_idle(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -156,6 +161,31 @@ class Ledger:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping`` for connections idle longer than ``PING_AFTER_IDLE_SECONDS`` only. A connection whose
+    ping fails is replaced, with every other pooled connection older than it, before the caller gets one."""
+
+    def connected(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise
+            raise InvalidatePoolError(f"ledger connection lost while idle: {exc}") from exc
+
+    event.listen(engine, "connect", connected)
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

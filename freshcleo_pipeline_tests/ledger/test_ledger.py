@@ -156,7 +156,8 @@ def test_audit_trail_is_append_only(ledger: Ledger) -> None:
         events = audit.trail(conn, account_id="acc1", source_id="7")
     assert [e.event for e in events] == ["extracted", "delivered"]
     assert events[0].detail == {"version": "v1"} and events[0].run_id == "r1"
-    public = [name for name, obj in inspect.getmembers(audit, inspect.isfunction) if obj.__module__ == audit.__name__]
+    public = [name for name, obj in inspect.getmembers(audit, inspect.isfunction)
+              if obj.__module__ == audit.__name__ and not name.startswith("_")]
     assert sorted(public) == ["record", "record_many", "trail"]
 
 
