@@ -7,8 +7,9 @@ interpreter lock would make a thread wait for extraction's parsing) routes the d
 their outbox rows and renders whole interchanges only (``MAX_SETS`` sets each), a pass per burst of stored
 pages, each going on from where the last one ended, with the same idempotent stage functions the later steps
 call, under the same run id and ledger. The later steps then do what is left (the last, partial file of each
-partner and set, anything the process had no time for) and report the run's figures, the streamed work included (``carried``; the steps of ``sync_job`` run
-in one process, which holds what the streaming process handed back).
+partner and set, anything the process had no time for) and report the run's figures, the streamed work
+included (``carried``; the steps of ``sync_job`` run in one process, which holds what the streaming process
+handed back).
 
 What it must not do: call FreshBooks or Cleo (delivery keeps its own step, pool and blocking check), or fail the
 run. An error in it stops the streaming and is logged; the later steps redo the work from the ledger, as a retry
