@@ -158,6 +158,17 @@ def latest_payloads(conn: Connection, kind: str, account_id: str,
     return [loads(r) for r in rows]
 
 
+def held_ids(conn: Connection, kind: str, account_id: str, source_ids: Sequence[str]) -> set[str]:
+    """Those of ``source_ids`` of which some version of ``kind`` is stored (no payload is read)."""
+    t = source_snapshots
+    held: set[str] = set()
+    ids = sorted({str(s) for s in source_ids})
+    for start in range(0, len(ids), 500):
+        held.update(conn.execute(select(t.c.source_id).distinct().where(
+            t.c.kind == kind, t.c.account_id == account_id, t.c.source_id.in_(ids[start:start + 500]))).scalars())
+    return held
+
+
 def latest_ids_in_partitions(conn: Connection, kind: str, account_id: str, days: Sequence[dt.date], *,
                              above: int | None = None) -> list[int]:
     """Ids of the newest version (in these partitions) of each document, without loading payloads; with

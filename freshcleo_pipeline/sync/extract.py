@@ -141,8 +141,9 @@ def extract(
     ctx: SyncContext, days: list[dt.date], kinds: tuple[DocumentKind, ...] = tuple(DocumentKind), *,
     full_scan: bool | None = None, on_page: Callable[[], None] | None = None,
 ) -> ExtractSummary:
-    """Store the window's document versions (module docstring). ``on_page`` is called after each page is stored
-    with the parents its records name, so whatever it wakes sees every page whole (``sync.stream``)."""
+    """Store the window's document versions (module docstring). A page's parents (a payment's invoice) are stored
+    before the page, so no reader ever sees a payment without its invoice; ``on_page`` is called after each page
+    is stored (``sync.stream``)."""
     start, end = window(days)
     now = ctx.now()
     full = full_scan_due(start, end, now) if full_scan is None else full_scan
@@ -152,6 +153,7 @@ def extract(
         account_id = client.account_id
         _retry(ctx, client, summary)
         _store_reference(ctx, client, summary, None if full else start - ONE_DAY)
+        pages = 0
         for kind in kinds:
             # Each page is stored as it arrives, so a day's size never sits in memory at once.
             observed = observation(start, end, ctx.now()) if kind is DocumentKind.BILL_PAYMENT else None
@@ -159,8 +161,15 @@ def extract(
             for page in read_ahead(_fetch(ctx, client, kind, start, end, full=full)):
                 summary.fetched[kind.value] += len(page.records) + len(page.rejects)
                 rows, rejects = _rows(ctx, kind, account_id, page, observed, start, end)
-                _store_page(ctx, kind, account_id, rows, rejects, summary)
+                # Parents first: a payment must never be read (by the streaming process, or any reader) before
+                # the invoice it pays is stored, or it is decided invalid for want of it.
                 _store_referenced(ctx, client, kind, _parent_ids(kind, rows), summary)
+                _store_page(ctx, kind, account_id, rows, rejects, summary)
+                pages += 1
+                if pages & (pages - 1) == 0:
+                    # Each page looks up the versions it holds: the statistics must know the rows a backfill
+                    # loads into an empty ledger by then (at pages 1, 2, 4, 8…, so a few ANALYZEs per run).
+                    ctx.ledger.refresh_statistics(("source_snapshots",))
                 extracted += len(rows)
                 aside += len(rejects)
                 if on_page is not None:
@@ -319,10 +328,10 @@ def _store_referenced(ctx: SyncContext, client: FreshBooksClient, kind: Document
     if kind not in _PARENT:
         return
     parent = _PARENT[kind][0]
+    if not wanted:
+        return
     with ctx.ledger.begin() as conn:
-        have = {str(p.get("id")) for p in snapshots.latest_payloads(conn, parent.value, client.account_id,
-                                                                   sorted(wanted))} if wanted else set()
-    missing = set(wanted - have)
+        missing = set(wanted) - snapshots.held_ids(conn, parent.value, client.account_id, sorted(wanted))
     if not missing:
         return
     listing = client.get_many(parent.value, missing)

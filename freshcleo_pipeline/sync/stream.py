@@ -13,7 +13,8 @@ handed back).
 
 What it must not do: call FreshBooks or Cleo (delivery keeps its own step, pool and blocking check), or fail the
 run. An error in it stops the streaming and is logged; the later steps redo the work from the ledger, as a retry
-does. Pages are announced only after their parents are stored, so a payment is never routed before its invoice.
+does. A page's parents are stored before the page (``sync.extract``), so a pass never reads a payment
+without its invoice.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from sqlalchemy import event
 
 from freshcleo_pipeline.documents import DocumentKind
 from freshcleo_pipeline.ledger import snapshots
@@ -111,3 +112,27 @@ def test_a_pass_goes_on_from_where_the_last_one_ended(sandbox_env: Callable[...,
         latest = [i for kind in ("invoice", "payment", "bill")
                   for i in snapshots.latest_ids_in_partitions(conn, kind, account, days)]
         assert set(snapshots.decisions_for_snapshots(conn, latest)) == set(latest)
+
+
+def test_no_payment_is_ever_stored_without_its_invoice(sandbox_env: Callable[..., SandboxEnv]) -> None:
+    """The streaming process may read the ledger between any two of extraction's commits: at every commit, each
+    stored payment's invoice must be stored already (else a pass decides the payment invalid for want of it)."""
+    env = sandbox_env(freshbooks={"seed": 5, "invoices": 300, "days": 1, "webhook_delay": 0.0})
+    ctx = env.context()
+    today = env.freshbooks.now().date()
+    orphans: list[int] = []
+
+    def check(conn: Any) -> None:
+        orphans.append(conn.exec_driver_sql(
+            "SELECT count(*) FROM source_snapshots p WHERE p.kind = 'payment' AND NOT EXISTS (SELECT 1 FROM "
+            "source_snapshots i WHERE i.kind = 'invoice' AND i.account_id = p.account_id AND i.source_id = "
+            "json_extract(p.payload, '$.invoiceid'))").scalar())
+
+    event.listen(env.ledger.engine, "commit", check)
+    try:
+        # Payments alone: every invoice they pay is fetched as a parent.
+        summary = extract(ctx, [today - dt.timedelta(days=1), today], (DocumentKind.PAYMENT,))
+    finally:
+        event.remove(env.ledger.engine, "commit", check)
+    assert summary.new_versions["payment"] > 0 and summary.new_versions["invoice"] > 0
+    assert orphans and max(orphans) == 0
