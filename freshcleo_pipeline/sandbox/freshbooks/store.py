@@ -85,6 +85,17 @@ class Query:
         return True
 
 
+def _named_positions(coll: Collection, query: Query) -> list[int] | None:
+    """The positions an id filter (``ids[]``, ``invoiceids[]``…) names, ascending; None without one. The
+    predicate is still applied to each rendered record, so this only spares rendering every other record of the
+    kind (a list by ids costs what it returns, not the size of the book)."""
+    for name, op, values in query.predicates:
+        if name == "id" and op == "in":
+            found = {coll.position(int(v)) for v in values if v.strip().isdigit()}
+            return sorted(p for p in found if p is not None)
+    return None
+
+
 def _never_generated(pos: int) -> Record:
     raise LookupError(f"no generated record at position {pos}: this kind holds created records only")
 
@@ -196,8 +207,12 @@ class Store:
             lo = query.updated_min_us if query.updated_min_us is not None else -(2**62)
             hi = query.updated_max_us if query.updated_max_us is not None else 2**62
             allowed = query.vis
-            positions = [p for p, (v, s) in enumerate(zip(coll.vis, coll.stamps, strict=True))
-                         if v in allowed and lo <= s < hi]
+            named = _named_positions(coll, query)
+            if named is None:
+                positions = [p for p, (v, s) in enumerate(zip(coll.vis, coll.stamps, strict=True))
+                             if v in allowed and lo <= s < hi]
+            else:
+                positions = [p for p in named if coll.vis[p] in allowed and lo <= coll.stamps[p] < hi]
             if query.predicates:
                 positions = [p for p in positions if query.accepts(self._render(kind, p, frozenset()))]
             if query.order is not None:
