@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import event
+from sqlalchemy import event as sql_event
 
 from freshcleo_pipeline.documents import DocumentKind
 from freshcleo_pipeline.ledger import snapshots
@@ -128,11 +128,11 @@ def test_no_payment_is_ever_stored_without_its_invoice(sandbox_env: Callable[...
             "source_snapshots i WHERE i.kind = 'invoice' AND i.account_id = p.account_id AND i.source_id = "
             "json_extract(p.payload, '$.invoiceid'))").scalar())
 
-    event.listen(env.ledger.engine, "commit", check)
+    sql_event.listen(env.ledger.engine, "commit", check)
     try:
         # Payments alone: every invoice they pay is fetched as a parent.
         summary = extract(ctx, [today - dt.timedelta(days=1), today], (DocumentKind.PAYMENT,))
     finally:
-        event.remove(env.ledger.engine, "commit", check)
+        sql_event.remove(env.ledger.engine, "commit", check)
     assert summary.new_versions["payment"] > 0 and summary.new_versions["invoice"] > 0
     assert orphans and max(orphans) == 0
