@@ -176,6 +176,14 @@ def test_field_filters(api: Api, freshbooks_emulator: FreshBooksEmulator) -> Non
     assert all(p["invoiceid"] == invoice for p in payments)
 
 
+def test_a_list_by_ids_returns_exactly_the_documents_named(api: Api) -> None:
+    some = [doc["id"] for doc in api.result("invoices/invoices", per_page=5)["invoices"]]
+    named = [str(some[0]), f" {some[1]}", str(some[2]), "0", "²", "x", "99999999"]
+    got = api.all("invoices/invoices", "invoices", **{"search[invoiceids][]": named})
+    # Ids match as text, as every filter does: the padded one names nothing, and neither do the odd values.
+    assert sorted(doc["id"] for doc in got) == sorted([some[0], some[2]])
+
+
 def test_bills_ignore_updated_filters(api: Api) -> None:
     everything = api.result("bills/bills", per_page=100)["total"]
     filtered = api.result("bills/bills", per_page=100, **{"search[updated_min]": "2999-01-01"})["total"]

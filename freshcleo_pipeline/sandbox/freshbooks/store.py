@@ -91,7 +91,7 @@ def _named_positions(coll: Collection, query: Query) -> list[int] | None:
     kind (a list by ids costs what it returns, not the size of the book)."""
     for name, op, values in query.predicates:
         if name == "id" and op == "in":
-            found = {coll.position(int(v)) for v in values if v.strip().isdigit()}
+            found = {coll.position(int(v)) for v in values if v.strip().isdecimal()}
             return sorted(p for p in found if p is not None)
     return None
 
